@@ -1,0 +1,78 @@
+# normviz — two commands do everything: `make lab` and `make test`.
+# Both create .venv when it is missing, install what they need once, and reuse it afterwards.
+
+PYTHON     ?= python3
+VENV       ?= .venv
+BIN        := $(VENV)/bin
+PY         := $(BIN)/python
+# torch is pinned to a CPU build where one is available. On Linux, PyPI's torch wheel is a CUDA build
+# of several GB: pass TORCH_INDEX=<a CPU wheel index> (see README) to get the small CPU build there.
+TORCH_SPEC ?= torch==2.13.0
+TORCH_INDEX ?=
+LAB_ARGS   ?=
+NOTEBOOKS  := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+PYTEST_NB  := --nbval --nbval-sanitize-with tools/nbval_sanitize.cfg --nbval-current-env -p no:randomly
+
+.DEFAULT_GOAL := help
+.PHONY: help lab test lint unit nbval notebooks experiments bench slides html widgets7 offline browser clean
+
+help:
+	@echo "make lab        set up .venv (once) and open JupyterLab on notebooks/00_start_here.ipynb"
+	@echo "make test       set up .venv with test extras (once), then ruff, package tests, strict nbval"
+	@echo "make notebooks  re-execute every notebook in place, top to bottom in a fresh kernel"
+	@echo "make experiments  regenerate the cached training runs shipped in normviz/data/runs"
+	@echo "make bench      run every benchmark and print one table"
+	@echo "make slides     build a reveal.js deck per notebook into slides/"
+	@echo "make html       build static HTML pages (with widget state) into _site/"
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+# Installs torch first and on its own, so that no other package drags in a CUDA build.
+$(VENV)/.torch: | $(PY)
+	@$(PY) -c "import torch" 2>/dev/null || \
+	  $(PY) -m pip install -q $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH_SPEC)"
+	@touch $@
+
+$(VENV)/.lab: pyproject.toml $(VENV)/.torch
+	$(PY) -m pip install -q -e ".[lab,interactive]"
+	@touch $@
+
+$(VENV)/.test: pyproject.toml $(VENV)/.torch
+	$(PY) -m pip install -q -e ".[lab,interactive,test]"
+	@touch $@
+
+lab: $(VENV)/.lab
+	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks \
+	  --LabApp.default_url=/lab/tree/00_start_here.ipynb $(LAB_ARGS)
+
+lint: $(VENV)/.test
+	$(BIN)/ruff check normviz tests tools benchmarks notebooks
+
+unit: $(VENV)/.test
+	$(PY) -m pytest -q tests normviz
+
+nbval: $(VENV)/.test
+	$(PY) -m pytest -q $(PYTEST_NB) $(NOTEBOOKS)
+
+test: lint unit nbval
+
+notebooks: $(VENV)/.test
+	$(PY) tools/nbsrc.py build
+	$(PY) tools/nbsrc.py execute $(NOTEBOOKS)
+
+experiments: $(VENV)/.test
+	$(PY) -m normviz.experiments regenerate
+
+bench: $(VENV)/.test
+	$(PY) benchmarks/run_all.py
+
+slides: $(VENV)/.test
+	$(BIN)/jupyter nbconvert --to slides --output-dir slides $(NOTEBOOKS)
+
+html: $(VENV)/.test
+	$(PY) tools/build_html.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache slides _site artifacts

@@ -1,0 +1,137 @@
+"""The pattern every explorer follows: build the figure once, let controls update its artists.
+
+An explorer subclasses :class:`Explorer`, creates its figure and artists in ``__init__`` (under ``plt.ioff()``),
+and implements :meth:`Explorer.update`, which reads :meth:`Explorer.values` and changes artist data
+(``set_data``, ``set_ydata``, ``set_facecolor``, text). Nothing is re-plotted on a slider move.
+
+It works with both matplotlib front ends:
+
+* the default inline backend: the figure is re-rendered as a PNG inside an ``ipywidgets.Output``;
+* ipympl (``%matplotlib widget``, faster): the canvas is itself a widget and ``draw_idle`` repaints it.
+
+Only widgets and options present in both ipywidgets 7.7 and 8 are used (Colab ships 7.7).
+A test drives an explorer by setting ``explorer.controls[name].value`` and reading ``explorer.artists``.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from contextlib import contextmanager
+
+import matplotlib
+import matplotlib.pyplot as plt
+
+__all__: list[str] = []  # base class for the public make_*_explorer builders
+
+
+def using_ipympl() -> bool:
+    """True when matplotlib draws through ipympl (``%matplotlib widget``)."""
+    backend = matplotlib.get_backend().lower()
+    return "ipympl" in backend or "widget" in backend
+
+
+@contextmanager
+def figure_without_display():
+    """Create figures that the inline backend will not show on its own at the end of the cell."""
+    with plt.ioff():
+        yield
+
+
+class Explorer:
+    """Base class of the interactive explorers.
+
+    Attributes
+    ----------
+    fig : matplotlib.figure.Figure
+        Built once.
+    controls : dict[str, ipywidgets.Widget]
+        The controls, by name. Setting ``controls[name].value`` runs :meth:`update` and redraws.
+    artists : dict[str, object]
+        The artists that :meth:`update` changes, by name, so tests can read their data.
+    last_latency : float
+        Seconds taken by the last update plus redraw (callback to drawn canvas).
+    """
+
+    #: Extra widgets shown under the figure (a text readout, say), by name.
+    def __init__(self, fig, controls: dict, *, readouts: dict | None = None, controls_per_row: int = 3):
+        import ipywidgets as widgets
+
+        self.fig = fig
+        self.controls = dict(controls)
+        self.readouts = dict(readouts or {})
+        self.artists = getattr(self, "artists", {})
+        self.last_latency = float("nan")
+        self.error = None
+        self._interactive = using_ipympl()
+        self._output = widgets.Output()
+        self._controls_per_row = controls_per_row
+        if not self._interactive:
+            plt.close(fig)  # the inline backend would otherwise show a second, static copy
+        for control in self.controls.values():
+            control.observe(self._on_change, names="value")
+        self._widget = None
+
+    # -- to implement -------------------------------------------------------------------------------------
+    def update(self) -> None:  # pragma: no cover - abstract
+        """Read :meth:`values` and update the artists. Must not create new axes or re-plot."""
+        raise NotImplementedError
+
+    # -- machinery ----------------------------------------------------------------------------------------
+    def values(self) -> dict:
+        """The current value of every control, by name."""
+        return {name: control.value for name, control in self.controls.items()}
+
+    def _on_change(self, change=None) -> None:
+        start = time.perf_counter()
+        try:
+            self.update()
+            self.draw()
+            self.error = None
+        except Exception as exc:  # a callback's exception would otherwise vanish silently
+            self.error = exc
+            with self._output:
+                print("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+        self.last_latency = time.perf_counter() - start
+
+    def draw(self) -> None:
+        """Render the figure: ``draw_idle`` under ipympl, a fresh PNG in the ``Output`` otherwise."""
+        if self._interactive:
+            self.fig.canvas.draw_idle()
+            return
+        from IPython.display import clear_output, display
+
+        self.fig.canvas.draw()
+        with self._output:
+            clear_output(wait=True)
+            display(self.fig)
+
+    @property
+    def widget(self):
+        """The displayable widget: controls above the figure, readouts below."""
+        if self._widget is None:
+            import ipywidgets as widgets
+
+            items = list(self.controls.values())
+            rows = [
+                widgets.HBox(items[i : i + self._controls_per_row])
+                for i in range(0, len(items), self._controls_per_row)
+            ]
+            figure = self.fig.canvas if self._interactive else self._output
+            self._widget = widgets.VBox([*rows, figure, *self.readouts.values()])
+            self.update()
+            self.draw()
+        return self._widget
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(self.widget)
+
+    def time_updates(self, name: str, values) -> list[float]:
+        """Set control ``name`` to each of ``values`` and return the latency of each update (seconds)."""
+        latencies = []
+        for value in values:
+            self.controls[name].value = value
+            latencies.append(self.last_latency)
+        return latencies
