@@ -14,16 +14,18 @@ NOTEBOOKS  := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 PYTEST_NB  := --nbval --nbval-sanitize-with tools/nbval_sanitize.cfg --nbval-current-env -p no:randomly
 
 .DEFAULT_GOAL := help
-.PHONY: help lab test lint unit nbval notebooks experiments bench slides html widgets7 offline browser clean
+.PHONY: help lab test lint unit nbval notebooks experiments bench slides html widgets7 offline clean
 
 help:
 	@echo "make lab        set up .venv (once) and open JupyterLab on notebooks/00_start_here.ipynb"
 	@echo "make test       set up .venv with test extras (once), then ruff, package tests, strict nbval"
 	@echo "make notebooks  re-execute every notebook in place, top to bottom in a fresh kernel"
-	@echo "make experiments  regenerate the cached training runs shipped in normviz/data/runs"
+	@echo "make experiments  regenerate the cached training runs shipped in normviz/results"
 	@echo "make bench      run every benchmark and print one table"
 	@echo "make slides     build a reveal.js deck per notebook into slides/"
 	@echo "make html       build static HTML pages (with widget state) into _site/"
+	@echo "make widgets7   run the widget tests again with ipywidgets 7.7.1 (what Colab ships)"
+	@echo "make offline    run the package tests and nbval in a network namespace with only loopback"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -74,5 +76,25 @@ slides: $(VENV)/.test
 html: $(VENV)/.test
 	$(PY) tools/build_html.py
 
+# Colab ships ipywidgets 7.7: the widget tests must pass there too, in a venv of their own.
+VENV7 := .venv-widgets7
+WIDGET_TESTS ?= tests -k "explorer or widget or cube"
+$(VENV7)/.ok: pyproject.toml
+	$(PYTHON) -m venv $(VENV7)
+	$(VENV7)/bin/python -m pip install -q $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH_SPEC)"
+	$(VENV7)/bin/python -m pip install -q "ipywidgets==7.7.1" numpy "matplotlib>=3.7" scikit-learn \
+	  "pytest>=7" "hypothesis>=6" ipykernel
+	$(VENV7)/bin/python -m pip install -q --no-deps -e .
+	@touch $@
+
+widgets7: $(VENV7)/.ok
+	$(VENV7)/bin/python -c "import ipywidgets; print('ipywidgets', ipywidgets.__version__)"
+	$(VENV7)/bin/python -m pytest -q -p no:cacheprovider $(WIDGET_TESTS)
+
+# Everything must work with the network cut off: re-run the suite where only loopback exists.
+offline: $(VENV)/.test
+	@unshare -n true 2>/dev/null || { echo "offline: cannot create a network namespace here (needs root and unshare)"; exit 1; }
+	unshare -n sh -c 'ip link set lo up && $(MAKE) --no-print-directory unit nbval'
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache slides _site artifacts
+	rm -rf $(VENV) $(VENV7) .pytest_cache .ruff_cache slides _site artifacts

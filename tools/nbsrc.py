@@ -92,8 +92,8 @@ def cells_for(src_path: Path):
     """All cells of a notebook: launch, header, then the file's own cells."""
     own = parse_source(src_path.read_text())
     fixed = [
-        ("code", LAUNCH_CELL, {"tags": ["launch"]}),
-        ("code", HEADER_CELL, {"tags": ["header"]}),
+        ("code", LAUNCH_CELL, {"tags": ["launch"], "slideshow": {"slide_type": "skip"}}),
+        ("code", HEADER_CELL, {"tags": ["header"], "slideshow": {"slide_type": "skip"}}),
     ]
     return fixed + own
 

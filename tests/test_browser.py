@@ -1,0 +1,185 @@
+"""Open every notebook in JupyterLab in a real (headless) Chromium, run it, and move each explorer's slider.
+
+Checks what a learner would see: no error or warning output, no broken widget, and each explorer's figure
+changes when its first slider moves. Screenshots go to ``artifacts/screens/`` and the end-to-end slider latency
+(key press to new picture in the page) to ``artifacts/browser_latency.json``, which ``make bench`` reports.
+
+Needs Chromium at /usr/bin/chromium (``apt-get install chromium``; ``.ci/run`` installs it) and Playwright's
+Python package; without them the test is skipped with a message saying so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = os.environ.get("NORMVIZ_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = ROOT / "artifacts"
+TOKEN = "normviz-browser-test"
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+pytestmark = pytest.mark.browser
+
+
+def _skip_reason() -> str | None:
+    if not Path(CHROMIUM).exists():
+        return f"Chromium not found at {CHROMIUM}: install it with `apt-get install -y chromium` (.ci/run does)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright package is missing: `pip install -e .[test]`"
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    reason = _skip_reason()
+    if reason:
+        pytest.skip(reason)
+    # Work on a copy: running cells in the browser must never rewrite the committed notebooks.
+    root = tmp_path_factory.mktemp("lab")
+    for path in NOTEBOOKS:
+        shutil.copy(path, root / path.name)
+    port = _free_port()
+    jupyter = Path(sys.executable).with_name("jupyter")
+    proc = subprocess.Popen(
+        [
+            str(jupyter), "lab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.token={TOKEN}", f"--ServerApp.root_dir={root}", "--allow-root",
+            "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/lab?token={TOKEN}", timeout=5) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            pass
+        if time.time() > deadline or proc.poll() is not None:
+            proc.terminate()
+            pytest.fail("JupyterLab did not answer GET /lab with 200 within 90 s")
+        time.sleep(0.5)
+    yield base
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    reason = _skip_reason()
+    if reason:
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--no-first-run", "--disable-sync",
+            ],
+        )
+        yield b
+        b.close()
+
+
+_BUSY_JS = """() => [...document.querySelectorAll('.jp-InputArea-prompt')]
+    .some(el => el.textContent.includes('*'))"""
+_IMAGES_JS = """(i) => {
+    const box = document.querySelectorAll('.normviz-explorer')[i];
+    return box ? [...box.querySelectorAll('img')].map(img => img.src.slice(-200)).join('|') : null;
+}"""
+
+
+def _run_all(page, timeout_s: float = 240) -> None:
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+    time.sleep(1.0)
+    deadline = time.time() + timeout_s
+    while page.evaluate(_BUSY_JS):
+        if time.time() > deadline:
+            raise AssertionError(f"cells still running after {timeout_s} s")
+        time.sleep(0.5)
+    time.sleep(1.5)  # let the last widget views render
+
+
+def _move_slider(page, index: int) -> float | None:
+    """Press ArrowRight on the first slider of explorer ``index``; return seconds until its picture changed."""
+    box = page.locator(".normviz-explorer").nth(index)
+    handle = box.locator(".noUi-handle, .ui-slider-handle").first
+    if handle.count() == 0:
+        return None
+    before = page.evaluate(_IMAGES_JS, index)
+    handle.focus()
+    start = time.perf_counter()
+    page.keyboard.press("ArrowRight")
+    deadline = start + 20
+    while time.perf_counter() < deadline:
+        if page.evaluate(_IMAGES_JS, index) != before:
+            return time.perf_counter() - start
+        time.sleep(0.01)
+    raise AssertionError(f"explorer {index}: the figure did not change within 20 s of moving its slider")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_runs_cleanly_in_jupyterlab_and_its_explorers_respond(lab, browser, path):
+    shots = ARTIFACTS / "screens"
+    shots.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(f"{lab}/lab/tree/{path.name}?token={TOKEN}")
+        page.wait_for_selector(".jp-Notebook", timeout=60_000)
+        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
+        _run_all(page)
+        page.screenshot(path=str(shots / f"{path.stem}_top.png"))
+
+        errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+        texts = [errors.nth(i).inner_text()[:500] for i in range(errors.count())]
+        assert not texts, f"error or warning output in the browser: {texts}"
+        body = page.inner_text("body")
+        assert "Error displaying widget" not in body
+        assert "Failed to load model class" not in body
+
+        latencies = []
+        explorers = page.locator(".normviz-explorer")
+        for i in range(explorers.count()):
+            explorers.nth(i).scroll_into_view_if_needed()
+            seconds = _move_slider(page, i)
+            if seconds is not None:
+                latencies.append(seconds)
+            explorers.nth(i).screenshot(path=str(shots / f"{path.stem}_explorer{i}.png"))
+        record = ARTIFACTS / "browser_latency.json"
+        data = json.loads(record.read_text()) if record.exists() else {}
+        data[path.stem] = {
+            "explorers": explorers.count(),
+            "latencies_s": latencies,
+            "median_s": statistics.median(latencies) if latencies else None,
+        }
+        record.write_text(json.dumps(data, indent=1))
+    finally:
+        page.close()

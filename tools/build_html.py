@@ -1,0 +1,61 @@
+"""Build static HTML pages from the executed notebooks, plus an index page: ``make html`` -> ``_site/``.
+
+A reader without a kernel sees every picture: each explorer's output carries a PNG of its figure next to the
+widget view (see ``normviz._widgets.Explorer._repr_bundle``); for the static page the PNG is kept and the live
+widget view dropped, because its controls could not do anything without a kernel. Other widgets are rendered
+from the widget state saved in the notebook (``make notebooks`` stores it).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import sys
+from pathlib import Path
+
+import nbformat
+from nbconvert import HTMLExporter
+
+ROOT = Path(__file__).resolve().parents[1]
+SITE = ROOT / "_site"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def static_copy(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Replace explorer outputs (widget view + PNG) with their PNG and a note."""
+    nb = nbformat.from_dict(json.loads(json.dumps(nb)))
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if WIDGET_VIEW in data and "image/png" in data:
+                del data[WIDGET_VIEW]
+                data["text/plain"] = "(interactive in a running notebook: its controls move this figure)"
+    return nb
+
+
+def build() -> list[Path]:
+    SITE.mkdir(exist_ok=True)
+    exporter = HTMLExporter(template_name="lab")
+    pages = []
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        nb = static_copy(nbformat.read(path, as_version=4))
+        body, _ = exporter.from_notebook_node(nb)
+        target = SITE / f"{path.stem}.html"
+        target.write_text(body)
+        pages.append(target)
+        print(f"wrote {target.relative_to(ROOT)}")
+    items = "\n".join(f'<li><a href="{p.name}">{html.escape(p.stem)}</a></li>' for p in pages)
+    index = SITE / "index.html"
+    index.write_text(
+        "<!doctype html><meta charset='utf-8'><title>normviz</title>"
+        "<h1>normviz: normalization in machine learning</h1>"
+        "<p>Static pages of the executed notebooks. Run them in JupyterLab to move the sliders.</p>"
+        f"<ol start='0'>{items}</ol>"
+    )
+    print(f"wrote {index.relative_to(ROOT)}")
+    return pages
+
+
+if __name__ == "__main__":
+    build()
+    sys.exit(0)
