@@ -14,7 +14,7 @@ NOTEBOOKS  := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 PYTEST_NB  := --nbval --nbval-sanitize-with tools/nbval_sanitize.cfg --nbval-current-env -p no:randomly
 
 .DEFAULT_GOAL := help
-.PHONY: help lab test lint unit nbval notebooks experiments bench slides html widgets7 offline clean
+.PHONY: help lab test lint unit nbval notebooks experiments bench slides html widgets7 offline binder clean
 
 help:
 	@echo "make lab        set up .venv (once) and open JupyterLab on notebooks/00_start_here.ipynb"
@@ -25,6 +25,7 @@ help:
 	@echo "make slides     build a reveal.js deck per notebook into slides/"
 	@echo "make html       build static HTML pages (with widget state) into _site/"
 	@echo "make widgets7   run the widget tests again with ipywidgets 7.7.1 (what Colab ships)"
+	@echo "make binder     check the Binder environment (environment.yml + postBuild) in a clean venv"
 	@echo "make offline    run the package tests and nbval in a network namespace with only loopback"
 
 $(PY):
@@ -91,10 +92,23 @@ widgets7: $(VENV7)/.ok
 	$(VENV7)/bin/python -c "import ipywidgets; print('ipywidgets', ipywidgets.__version__)"
 	$(VENV7)/bin/python -m pytest -q -p no:cacheprovider $(WIDGET_TESTS)
 
+# Binder builds environment.yml with conda, then runs postBuild. No conda channel is reachable here, so the same
+# package set is installed with pip into a clean venv, postBuild runs, and the notebooks are checked there.
+VENVB := .venv-binder
+$(VENVB)/.ok: environment.yml postBuild
+	$(PYTHON) -m venv $(VENVB)
+	$(VENVB)/bin/python -m pip install -q $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH_SPEC)"
+	$(VENVB)/bin/python -m pip install -q $$($(PYTHON) tools/envfile.py | tr '\n' ' ') "pytest>=7" "nbval>=0.11"
+	PATH="$(CURDIR)/$(VENVB)/bin:$$PATH" bash postBuild
+	@touch $@
+
+binder: $(VENVB)/.ok
+	$(VENVB)/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_NB) $(NOTEBOOKS)
+
 # Everything must work with the network cut off: re-run the suite where only loopback exists.
 offline: $(VENV)/.test
 	@unshare -n true 2>/dev/null || { echo "offline: cannot create a network namespace here (needs root and unshare)"; exit 1; }
 	unshare -n sh -c 'ip link set lo up && $(MAKE) --no-print-directory unit nbval'
 
 clean:
-	rm -rf $(VENV) $(VENV7) .pytest_cache .ruff_cache slides _site artifacts
+	rm -rf $(VENV) $(VENV7) $(VENVB) .pytest_cache .ruff_cache slides _site artifacts

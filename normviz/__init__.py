@@ -19,29 +19,12 @@ launch       the Colab/Kaggle launch decision
 from __future__ import annotations
 
 import importlib
+import pkgutil
 
 __version__ = "0.1.0"
 
-_SUBMODULES = (
-    "axes",
-    "backward",
-    "cube",
-    "data",
-    "distributed",
-    "exercises",
-    "experiments",
-    "explorers",
-    "folding",
-    "functional",
-    "launch",
-    "models",
-    "modern",
-    "nn",
-    "notebook",
-    "plots",
-    "scaling",
-    "training",
-)
+# Every public submodule (a file or package in this folder whose name does not start with "_").
+_SUBMODULES = tuple(sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")))
 
 __all__ = ["__version__", *_SUBMODULES]
 

@@ -304,7 +304,7 @@ class SyncBatchNorm(nn.Module):
         self.num_features = check_positive_int(num_features, "num_features")
         self.eps = check_positive_number(eps, "eps")
         if momentum is not None:
-            check_positive_number(momentum, "momentum")
+            check_positive_number(momentum, "momentum", allow_zero=True)
         self.momentum = momentum
         self.affine = bool(affine)
         self.track_running_stats = bool(track_running_stats)
@@ -343,11 +343,12 @@ class SyncBatchNorm(nn.Module):
             self.num_batches_tracked.add_(1)
             if self.momentum is None:  # cumulative moving average
                 momentum = 1.0 / float(self.num_batches_tracked)
+        # Eval mode uses the running statistics when there are any, and (synchronized) batch statistics otherwise.
         use_batch_stats = self.training or not self.track_running_stats
         return sync_batch_norm(
             input,
-            self.running_mean if (self.training or not use_batch_stats) else None,
-            self.running_var if (self.training or not use_batch_stats) else None,
+            self.running_mean,
+            self.running_var,
             self.weight,
             self.bias,
             training=use_batch_stats,
@@ -499,20 +500,7 @@ def _statistics_check(rank: int, world_size: int, seed: int) -> dict:
 def _load_digits_tensors():
     from normviz.data import load_digits_split
 
-    split = load_digits_split()
-    return _as_tensors(split)
-
-
-def _as_tensors(split):
-    """(x_train, y_train, x_val, y_val) as float32/int64 tensors, whatever container the split comes in."""
-    if isinstance(split, dict):
-        parts = (split["x_train"], split["y_train"], split["x_val"], split["y_val"])
-    elif hasattr(split, "x_train"):
-        parts = (split.x_train, split.y_train, split.x_val, split.y_val)
-    else:
-        parts = tuple(split)[:4]
-    x_train, y_train, x_val, y_val = (torch.as_tensor(p) for p in parts)
-    return x_train.float(), y_train.long(), x_val.float(), y_val.long()
+    return load_digits_split(flat=True)  # (N, 64) vectors for the MLP; the same split on every process
 
 
 def _make_demo_mlp(n_in: int, hidden: int, n_out: int) -> nn.Module:
@@ -527,21 +515,34 @@ def _make_demo_mlp(n_in: int, hidden: int, n_out: int) -> nn.Module:
     )
 
 
-def _train_data_parallel(rank: int, world_size: int, cfg: dict, sync: bool, data) -> dict:
-    """Train the same MLP with DistributedDataParallel; ``sync`` chooses the batch-norm layers' statistics."""
-    from torch.nn.parallel import DistributedDataParallel
+def _average_gradients(model: nn.Module, world_size: int) -> None:
+    """Average parameter gradients over processes with one ``all_reduce`` of a flat buffer.
 
+    This is what ``DistributedDataParallel`` does after ``backward`` (it splits the buffer into buckets and
+    overlaps their all-reduce with the rest of the backward pass); written out, it is one message per step.
+    """
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    flat = torch.cat([g.reshape(-1) for g in grads])  # (total number of parameters,)
+    dist.all_reduce(flat)
+    flat /= world_size
+    offset = 0
+    for g in grads:
+        g.copy_(flat[offset : offset + g.numel()].view_as(g))
+        offset += g.numel()
+
+
+def _train_data_parallel(rank: int, world_size: int, cfg: dict, sync: bool, data) -> dict:
+    """Train the same MLP data-parallel; ``sync`` chooses the batch-norm layers' statistics."""
     x_train, y_train, x_val, y_val = data
     torch.manual_seed(cfg["seed"])  # identical initial weights on every replica
     model = _make_demo_mlp(x_train.shape[1], cfg["hidden"], int(y_train.max()) + 1)
     if sync:
         model = convert_sync_batchnorm(model)
-    ddp = DistributedDataParallel(model)  # averages parameter gradients over replicas after backward
     b = cfg["per_replica_batch"]
     global_batch = b * world_size
     # Learning rate scaled with the global batch (sqrt rule, reference batch 32), the same for both modes.
     lr = cfg["lr"] * math.sqrt(global_batch / 32)
-    opt = torch.optim.SGD(ddp.parameters(), lr=lr, momentum=0.9)
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     g = torch.Generator().manual_seed(cfg["seed"] + 1)
     steps_per_epoch = len(x_train) // global_batch
     losses = []
@@ -550,18 +551,23 @@ def _train_data_parallel(rank: int, world_size: int, cfg: dict, sync: bool, data
         for step in range(steps_per_epoch):
             start = step * global_batch + rank * b
             idx = order[start : start + b]  # this replica's slice of the global batch
-            loss = F.cross_entropy(ddp(x_train[idx]), y_train[idx])
+            loss = F.cross_entropy(model(x_train[idx]), y_train[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            _average_gradients(model, world_size)  # replicas take identical steps and stay identical
             opt.step()
             losses.append(loss.item())
+    # Weights are identical on every replica, but per-replica running statistics are not (each saw its own
+    # slices); evaluation uses rank 0's model, as a checkpoint saved by rank 0 would.
     model.eval()
     with torch.no_grad():
         val_error = (model(x_val).argmax(1) != y_val).float().mean().item()
     model.train()
     with torch.no_grad():
         # Eval with the statistics of the whole validation set instead of the running averages: separates
-        # "training went badly" from "the running statistics are off".
+        # "training went badly" from "the running statistics are off". Every replica passes the same whole
+        # validation set, so the synchronized statistics are those of one copy (duplicates change no mean or
+        # biased variance).
         val_error_batch_stats = (model(x_val).argmax(1) != y_val).float().mean().item()
     tail = losses[-steps_per_epoch:] if losses else [float("nan")]
     return {

@@ -14,9 +14,9 @@ uses :math:`\\alpha/n` where the paper uses :math:`\\alpha`, and its default ``k
 between the two conventions, computes the divisor on its own so it can be drawn, builds a real activation map
 from a bundled digit, and offers an explorer where one strong channel suppresses its neighbours.
 
-The normalization itself is ``torch.nn.functional.local_response_norm`` (and its from-scratch twin
-``normviz.functional.local_response_norm``); :func:`lrn_divisor` is the denominator of that formula, tested to
-agree with it.
+The normalization itself is ``normviz.functional.local_response_norm`` (the from-scratch twin of
+``torch.nn.functional.local_response_norm``); :func:`lrn_divisor` is the denominator of that formula, tested to
+agree with it, and :func:`channel_window` is :func:`normviz.axes.lrn_window` as a ``range``.
 """
 
 from __future__ import annotations
@@ -24,8 +24,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from normviz._validation import check_ndim, check_positive_int, check_positive_number, check_tensor
+from normviz import axes
+from normviz._validation import check_positive_int, check_positive_number, check_tensor
 from normviz._widgets import Explorer, figure_without_display
+from normviz.functional import local_response_norm
 
 __all__ = [
     "PAPER_CONSTANTS",
@@ -34,7 +36,6 @@ __all__ = [
     "alexnet_lrn",
     "channel_window",
     "lrn_divisor",
-    "local_response_norm",
     "suppression_profile",
     "make_activation_map",
     "plot_channel_window",
@@ -163,7 +164,7 @@ def channel_window(channel: int, num_channels: int, size: int) -> range:
         raise ValueError(
             f"channel must be in [0, {num_channels - 1}] for num_channels={num_channels}, got {channel}"
         )
-    return range(max(0, channel - size // 2), min(num_channels, channel + (size - 1) // 2 + 1))
+    return range(*axes.lrn_window(int(channel), size, num_channels))
 
 
 def lrn_divisor(input: torch.Tensor, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0):
@@ -211,7 +212,11 @@ def lrn_divisor(input: torch.Tensor, size: int, alpha: float = 1e-4, beta: float
     True
     """
     check_tensor(input, "input")
-    check_ndim(input, range(3, 9), layout="(N, C, *), channels second")
+    if input.dim() < 3:
+        raise ValueError(
+            f"input must be at least 3-D (N, C, *), channels second, got shape {tuple(input.shape)}; "
+            "add a batch dimension with input[None] or a length-1 position with input[..., None]"
+        )
     size = check_positive_int(size, "size")
     check_positive_number(alpha, "alpha", allow_zero=True)
     check_positive_number(beta, "beta", allow_zero=True)
@@ -219,36 +224,9 @@ def lrn_divisor(input: torch.Tensor, size: int, alpha: float = 1e-4, beta: float
     n, c = input.shape[:2]
     squares = input.reshape(n, c, -1) ** 2  # (N, C, L), L = product of the spatial sizes
     # Zero channels before and after, as PyTorch does: the edge channels have fewer real neighbours.
-    padded = torch.nn.functional.pad(squares, (0, 0, size // 2, (size - 1) // 2))  # (N, C + size - 1, L)
+    padded = torch.nn.functional.pad(squares, (0, 0, *axes.lrn_padding(size)))  # (N, C + size - 1, L)
     window_sum = padded.unfold(1, size, 1).sum(-1)  # (N, C, L): channels c - size//2 ... c + (size-1)//2
     return (k + alpha / size * window_sum).pow(beta).reshape(input.shape)
-
-
-def local_response_norm(input: torch.Tensor, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0):
-    """Local response normalization from scratch: ``input / lrn_divisor(input, size, alpha, beta, k)``.
-
-    Same signature, defaults and result as ``torch.nn.functional.local_response_norm``.
-
-    Parameters
-    ----------
-    input : torch.Tensor
-        Shape ``(N, C, *)``, at least 3-D.
-    size, alpha, beta, k
-        See :func:`lrn_divisor`.
-
-    Returns
-    -------
-    torch.Tensor
-        Same shape as ``input``.
-
-    Examples
-    --------
-    >>> x = torch.randn(2, 7, 3, 3)
-    >>> torch.allclose(local_response_norm(x, 5, 5e-4, 0.75, 2.0),
-    ...                torch.nn.functional.local_response_norm(x, 5, 5e-4, 0.75, 2.0))
-    True
-    """
-    return input / lrn_divisor(input, size, alpha, beta, k)
 
 
 def suppression_profile(
@@ -458,7 +436,7 @@ class LateralInhibitionExplorer(Explorer):
         ax_bar.set_xlabel("channel")
         ax_bar.set_ylabel("before LRN")
         ax_bar.set_xticks(channels[:: max(1, c // 8)])
-        ax_bar.set_ylim(0, 1.3 * max(float(before.max()), 1e-6))
+        ax_bar.set_ylim(0, 1.5 * max(float(before.max()), 1e-6))
         ax_bar.set_title("channel responses at one position")
         # LRN shrinks everything by about k**beta; a second axis, rescaled on every update, shows the shape.
         ax_after = ax_bar.twinx()
@@ -467,7 +445,7 @@ class LateralInhibitionExplorer(Explorer):
         ax_after.set_ylabel("after LRN", color=_BLUE)
         ax_after.tick_params(axis="y", colors=_BLUE)
         handles = [*ax_bar.get_legend_handles_labels()[0], after_bars]
-        ax_bar.legend(handles=handles, loc="upper left", fontsize=10, ncol=2)
+        ax_bar.legend(handles=handles, loc="upper left", fontsize=10)
 
         window = Rectangle((0, 0), 1, 1.05, color=_ORANGE, alpha=0.2, label="window contains the strong channel")
         ax_gain.add_patch(window)
@@ -512,7 +490,7 @@ class LateralInhibitionExplorer(Explorer):
         result = self.compute(v["size"], v["k"], v["alpha"], v["beta"], v["strength"])
         for bar, height in zip(self.artists["after_bars"], result["after"], strict=True):
             bar.set_height(height)
-        self.artists["after_axis"].set_ylim(0, 1.3 * max(float(result["after"].max()), 1e-12))
+        self.artists["after_axis"].set_ylim(0, 1.5 * max(float(result["after"].max()), 1e-12))
         gains = result["gains"].copy()
         own = gains[self.strong_channel]
         gains[self.strong_channel] = min(own, 1.1)  # its own gain can be large: clipped, printed beside

@@ -66,7 +66,7 @@ ACTIVATIONS = ("relu", "tanh", "sigmoid")
 
 #: The module the normalization layers come from: the from-scratch layers. Changing this one name switches
 #: every experiment (and invalidates the shipped cache, which records it).
-LAYERS_MODULE = "torch.nn"  # TEMP until normviz/nn.py lands
+LAYERS_MODULE = "normviz.nn"
 
 #: AlexNet's local response normalization constants in PyTorch's convention (alpha is divided by ``size``).
 LRN_ALEXNET = {"size": 5, "alpha": 5e-4, "beta": 0.75, "k": 2.0}

@@ -28,6 +28,7 @@ References
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import sys
@@ -210,7 +211,8 @@ def time_step_statistics(model: NormRNN, x: torch.Tensor) -> dict:
     """The statistics each normalization computes at every time step, for one batch ``x``.
 
     The model runs in its current mode (``model.train()``: batch norm uses the batch's statistics;
-    ``model.eval()``: its running ones) without recording gradients.
+    ``model.eval()``: its running ones) without recording gradients, and is left unchanged (a training-mode
+    batch norm runs on a copy, so its running statistics are not updated).
 
     Parameters
     ----------
@@ -234,6 +236,9 @@ def time_step_statistics(model: NormRNN, x: torch.Tensor) -> dict:
     """
     if not isinstance(model, NormRNN):
         raise TypeError(f"model must be a normviz.sequence.NormRNN, got {type(model).__name__}")
+    if model.training and model.norm == "batch":
+        # a training-mode pass would update the running statistics: measure on a copy, leave the model alone
+        model = copy.deepcopy(model)
     with torch.no_grad():
         _, summed, normalized = model.run(x)  # (N, T, H) each
     q = torch.tensor([0.15, 0.50, 0.85])

@@ -19,6 +19,7 @@ except ModuleNotFoundError:  # Python 3.10
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 
+import envfile  # noqa: E402
 import nbsrc  # noqa: E402
 
 import normviz  # noqa: E402
@@ -34,8 +35,6 @@ NOTEBOOK_NAMES = [
     "06_choosing_a_normalization",
     "07_beyond",
 ]
-# conda-forge names that differ from PyPI's
-CONDA_TO_PIP = {"pytorch-cpu": "torch", "matplotlib-base": "matplotlib"}
 
 
 def _norm(name: str) -> str:
@@ -48,19 +47,7 @@ def _split(requirement: str) -> tuple[str, str]:
 
 
 def _conda_packages() -> dict[str, str]:
-    packages, in_deps = {}, False
-    for line in (ROOT / "environment.yml").read_text().splitlines():
-        if line.startswith("dependencies:"):
-            in_deps = True
-            continue
-        if in_deps and re.match(r"\s+- ", line):
-            name, spec = _split(line.strip()[2:])
-            packages[_norm(CONDA_TO_PIP.get(name, name))] = spec
-        elif in_deps and line and not line.startswith(" "):
-            in_deps = False
-    for tool in ("python", "pip"):
-        packages.pop(tool, None)
-    return packages
+    return dict(_split(r) for r in envfile.conda_requirements())
 
 
 def _pip_packages() -> dict[str, str]:

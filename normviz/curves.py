@@ -1,0 +1,650 @@
+"""Pictures of the training experiments, and the training-curve explorer, all drawn from the cached runs.
+
+Every function here reads :func:`normviz.experiments.load_sweep` / :func:`~normviz.experiments.get_run`, so it
+draws in milliseconds and never trains (except the explorer's explicit "train this point now" button). The
+functions are re-exported by :mod:`normviz.experiments`.
+
+Conventions: a run that diverged (NaN loss) counts as chance error (90%) in the sweep plots and is marked with
+an ``x``; error bands span the seeds' minimum to maximum; each normalization has one colour everywhere
+(:data:`NORM_COLORS`, Okabe-Ito, colour-blind safe).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from normviz import experiments as _exp
+from normviz._widgets import Explorer, figure_without_display
+from normviz.models import NORMS
+
+__all__ = [
+    "NORM_COLORS",
+    "NORM_LABELS",
+    "sweep_table",
+    "plot_history",
+    "plot_lr_sweep",
+    "plot_init_scale_sweep",
+    "plot_batch_size_sweep",
+    "plot_train_eval_gap",
+    "plot_groups_sweep",
+    "plot_gradient_flow",
+    "plot_unit_percentiles",
+    "plot_gradient_flow_grid",
+    "make_training_explorer",
+    "TrainingExplorer",
+]
+
+#: One colour per normalization (Okabe-Ito).
+NORM_COLORS = {
+    "none": "#000000",
+    "batch": "#0072B2",
+    "layer": "#E69F00",
+    "group": "#009E73",
+    "instance": "#D55E00",
+    "rms": "#CC79A7",
+    "local_response": "#56B4E9",
+}
+
+#: Legend names.
+NORM_LABELS = {
+    "none": "no normalization",
+    "batch": "batch norm",
+    "layer": "layer norm",
+    "group": "group norm",
+    "instance": "instance norm",
+    "rms": "RMS norm",
+    "local_response": "local response norm",
+}
+
+
+def _axes(ax):
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots()
+    return ax
+
+
+def _final_error(history: dict) -> float:
+    """Final validation error; a diverged run counts as chance."""
+    if history["diverged"] or history["final_val_error"] is None:
+        return _exp.CHANCE_ERROR
+    return history["final_val_error"]
+
+
+def sweep_table(name: str, x: str, *, group: str = "norm", value=_final_error) -> dict:
+    """Aggregate a cached sweep over seeds: ``{group value: {"x", "mean", "min", "max", "diverged"}}``.
+
+    Parameters
+    ----------
+    name : str
+        A sweep of :data:`normviz.experiments.SWEEPS`.
+    x : str
+        The config field on the x axis (``"lr"``, ``"batch_size"``, ...).
+    group : str, default="norm"
+        The config field that separates the lines.
+    value : callable, default: the final validation error (chance for a diverged run)
+        ``history -> float``.
+
+    Returns
+    -------
+    dict
+        Arrays sorted by ``x``; ``diverged`` counts diverged seeds at each x.
+
+    Examples
+    --------
+    >>> table = sweep_table("batch_size", "batch_size")
+    >>> sorted(table), table["batch"]["x"].tolist()
+    (['batch', 'group', 'layer', 'none'], [2, 4, 8, 16, 32, 64])
+    """
+    runs = _exp.load_sweep(name)
+    collected: dict = {}
+    for history in runs:
+        config = history["config"]
+        cell = collected.setdefault(config[group], {}).setdefault(config[x], [])
+        cell.append((value(history), bool(history["diverged"])))
+    table = {}
+    for key, cells in collected.items():
+        xs = sorted(cells)
+        values = [np.array([v for v, _ in cells[x_]], dtype=float) for x_ in xs]
+        table[key] = {
+            "x": np.array(xs),
+            "mean": np.array([v.mean() for v in values]),
+            "min": np.array([v.min() for v in values]),
+            "max": np.array([v.max() for v in values]),
+            "diverged": np.array([sum(d for _, d in cells[x_]) for x_ in xs]),
+        }
+    return table
+
+
+def _plot_table(ax, table: dict, keys, *, labels=None, colors=None) -> dict:
+    drawn = {}
+    for key in keys:
+        row = table[key]
+        color = (colors or NORM_COLORS).get(key, None)
+        label = (labels or NORM_LABELS).get(key, str(key))
+        (line,) = ax.plot(row["x"], 100 * row["mean"], "o-", color=color, label=label, lw=2)
+        ax.fill_between(row["x"], 100 * row["min"], 100 * row["max"], color=color, alpha=0.15, lw=0)
+        drawn[key] = line
+        hit = row["diverged"] > 0
+        if hit.any():
+            drawn[f"{key} diverged"] = ax.plot(
+                row["x"][hit], 100 * row["max"][hit], "x", color=color, ms=10, mew=2, ls="none"
+            )[0]
+    return drawn
+
+
+def _chance_line(ax):
+    return ax.axhline(100 * _exp.CHANCE_ERROR, color="0.5", ls=":", lw=1.5, label="chance (90% error)")
+
+
+def plot_history(history: dict, ax=None, *, metric: str = "val_error", label: str | None = None, **line_kwargs):
+    """One curve of a run against epochs: ``"val_error"`` / ``"train_error"`` (in %), ``"val_loss"``, ``"train_loss"``.
+
+    ``train_loss`` points are chunk means (see :mod:`normviz.training`), placed at the epoch their chunk ends.
+
+    Returns
+    -------
+    matplotlib.lines.Line2D
+
+    Examples
+    --------
+    >>> from normviz.experiments import SWEEPS, get_run
+    >>> line = plot_history(get_run(SWEEPS["lr"][0]), metric="val_error")
+    >>> line.get_xdata().tolist()
+    [0, 1, 2, 3, 4, 5]
+    """
+    choices = ("val_error", "train_error", "val_loss", "train_loss")
+    if metric not in choices:
+        raise ValueError(f"metric must be one of {choices}, got {metric!r}")
+    ax = _axes(ax)
+    x, y = _history_xy(history, metric)
+    (line,) = ax.plot(x, y, label=label, **line_kwargs)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel({"val_error": "validation error (%)", "train_error": "training error (%)"}.get(metric, metric))
+    return line
+
+
+def _history_xy(history: dict, metric: str):
+    if metric == "train_loss":
+        x = np.array(history["train_loss_step"], dtype=float) / history["steps_per_epoch"]
+        y = np.array([np.nan if v is None else v for v in history["train_loss"]], dtype=float)
+        return x, y
+    values = history[metric]
+    x = history["epoch"] if metric.startswith("val") else list(range(1, len(values) + 1))
+    y = np.array([np.nan if v is None else v for v in values], dtype=float)
+    return x, (100 * y if metric.endswith("error") else y)
+
+
+def plot_lr_sweep(ax=None) -> dict:
+    """Final validation error against learning rate, with and without batch norm (deep sigmoid MLP).
+
+    Returns
+    -------
+    dict
+        ``"none"``, ``"batch"`` (mean over seeds, Line2D), ``"chance"``, and ``"<norm> diverged"`` where some
+        seeds diverged.
+
+    Examples
+    --------
+    >>> drawn = plot_lr_sweep()
+    >>> sorted(k for k in drawn if "diverged" not in k)
+    ['batch', 'chance', 'none']
+    """
+    ax = _axes(ax)
+    drawn = _plot_table(ax, sweep_table("lr", "lr"), ("none", "batch"))
+    drawn["chance"] = _chance_line(ax)
+    ax.set_xscale("log")
+    ax.set_ylim(0, 100)
+    ax.set_xlabel("learning rate (plain SGD)")
+    ax.set_ylabel("validation error after 5 epochs (%)")
+    ax.set_title("Deep sigmoid MLP: learning rate")
+    ax.legend()
+    return drawn
+
+
+def plot_init_scale_sweep(ax=None) -> dict:
+    """Final validation error against the initial weight std, with and without batch norm.
+
+    Returns
+    -------
+    dict
+        ``"none"``, ``"batch"``, ``"chance"`` (and ``"<norm> diverged"`` markers).
+
+    Examples
+    --------
+    >>> sorted(k for k in plot_init_scale_sweep() if "diverged" not in k)
+    ['batch', 'chance', 'none']
+    """
+    ax = _axes(ax)
+    drawn = _plot_table(ax, sweep_table("init_scale", "init_scale"), ("none", "batch"))
+    drawn["chance"] = _chance_line(ax)
+    ax.set_xscale("log")
+    ax.set_ylim(0, 100)
+    ax.set_xlabel("initial weight std")
+    ax.set_ylabel("validation error after 5 epochs (%)")
+    ax.set_title("Deep sigmoid MLP: initial weight scale")
+    ax.legend()
+    return drawn
+
+
+def plot_batch_size_sweep(ax=None, norms=("batch", "group", "layer")) -> dict:
+    """Final validation error against batch size for each norm (the GN paper's Figure 1 in miniature).
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes, optional
+    norms : tuple of str, default=("batch", "group", "layer")
+        Add ``"none"`` to see the unnormalized network too.
+
+    Returns
+    -------
+    dict
+        Norm -> Line2D (mean over seeds), plus ``"<norm> diverged"`` markers.
+
+    Examples
+    --------
+    >>> drawn = plot_batch_size_sweep()
+    >>> drawn["batch"].get_xdata().tolist()
+    [2, 4, 8, 16, 32, 64]
+    """
+    ax = _axes(ax)
+    drawn = _plot_table(ax, sweep_table("batch_size", "batch_size"), norms)
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(_exp.BATCH_SIZES, [str(b) for b in _exp.BATCH_SIZES])
+    ax.set_xlabel("batch size (lr scaled by sqrt(batch/32))")
+    ax.set_ylabel("validation error after 5 epochs (%)")
+    ax.set_title("MLP 64-128-128-10: batch size")
+    ax.legend()
+    return drawn
+
+
+def _last(values):
+    finite = [v for v in (values or []) if v is not None]
+    return finite[-1] if finite else np.nan
+
+
+def plot_train_eval_gap(ax=None) -> dict:
+    """Batch norm's three error rates against batch size: what training sees versus what evaluation sees.
+
+    * training error: the epoch's mini-batches in train mode, normalized with their own statistics;
+    * validation error in train mode: the validation set in batches of the same size, with batch statistics;
+    * validation error in eval mode: normalized with the running averages, as at test time.
+
+    Returns
+    -------
+    dict
+        ``"train"``, ``"val_train_mode"``, ``"val_eval_mode"`` -> Line2D (mean over seeds).
+
+    Examples
+    --------
+    >>> sorted(plot_train_eval_gap())
+    ['train', 'val_eval_mode', 'val_train_mode']
+    """
+    ax = _axes(ax)
+    metrics = {
+        "train": ("training error (train mode)", lambda h: _last(h["train_error"]), "#E69F00", "s--"),
+        "val_train_mode": (
+            "validation, batch statistics (train mode)",
+            lambda h: _last(h["val_error_train_mode"]),
+            "#009E73",
+            "^-",
+        ),
+        "val_eval_mode": ("validation, running statistics (eval mode)", _final_error, "#0072B2", "o-"),
+    }
+    drawn = {}
+    for key, (label, value, color, style) in metrics.items():
+        row = sweep_table("batch_size", "batch_size", value=value)["batch"]
+        (drawn[key],) = ax.plot(row["x"], 100 * row["mean"], style, color=color, label=label, lw=2)
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(_exp.BATCH_SIZES, [str(b) for b in _exp.BATCH_SIZES])
+    ax.set_xlabel("batch size")
+    ax.set_ylabel("error after 5 epochs (%)")
+    ax.set_title("Batch norm: train mode vs eval mode")
+    ax.legend()
+    return drawn
+
+
+def plot_groups_sweep(ax=None) -> dict:
+    """Final validation error of group norm against the number of groups G (CNN with 32 channels).
+
+    Returns
+    -------
+    dict
+        ``"group"`` (Line2D over G), ``"batch"`` (horizontal reference line at BN's mean error).
+
+    Examples
+    --------
+    >>> drawn = plot_groups_sweep()
+    >>> drawn["group"].get_xdata().tolist()
+    [1, 2, 4, 8, 16, 32]
+    """
+    ax = _axes(ax)
+    table = sweep_table("groups", "num_groups")  # rows by norm: "group" over G, "batch" at G = None
+    drawn = _plot_table(ax, table, ("group",))
+    batch = table["batch"]
+    drawn["batch"] = ax.axhline(
+        100 * batch["mean"][0], color=NORM_COLORS["batch"], ls="--", lw=2, label="batch norm (reference)"
+    )
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(_exp.GROUPS, [str(g) for g in _exp.GROUPS])
+    top = ax.get_ylim()[1]
+    ax.annotate("G = 1:\nlike layer norm", (1, top), ha="left", va="top", fontsize=10)
+    ax.annotate("G = C:\nlike instance norm", (_exp.GROUPS[-1], top), ha="right", va="top", fontsize=10)
+    ax.set_ylim(0, top * 1.15)
+    ax.set_xlabel("number of groups G (C = 32 channels)")
+    ax.set_ylabel("validation error after 5 epochs (%)")
+    ax.set_title("CNN: group norm's number of groups")
+    ax.legend(loc="center right")
+    return drawn
+
+
+def _gradient_flow_run(norm: str, activation: str) -> dict:
+    if norm not in ("none", "batch") or activation not in ("sigmoid", "tanh"):
+        raise ValueError(
+            f"the gradient-flow sweep has norm in ('none', 'batch') and activation in ('sigmoid', 'tanh'), "
+            f"got norm={norm!r}, activation={activation!r}"
+        )
+    return _exp.get_run(_exp.sigmoid_config(norm, activation=activation), record_stats=True)
+
+
+_KIND_LABELS = {
+    "preact": "input of the non-linearity",
+    "act": "activation",
+    "grad": "log10 |gradient of the loss w.r.t. the activation|",
+}
+
+
+def plot_gradient_flow(ax=None, *, norm: str = "none", kind: str = "act", snapshot: int = 0,
+                       activation: str = "sigmoid") -> dict:
+    """Per-layer histograms (one line per hidden layer) of activations, their inputs or their gradients.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes, optional
+    norm : {"none", "batch"}, default="none"
+    kind : {"act", "preact", "grad"}, default="act"
+        Activations, inputs of the non-linearity, or the gradient of the loss with respect to the activations
+        (as log10 of its magnitude, so that layers whose gradients differ 100-fold sit side by side).
+    snapshot : int, default=0
+        Index into the recorded steps (0: at initialization; -1: after training).
+    activation : {"sigmoid", "tanh"}, default="sigmoid"
+
+    Returns
+    -------
+    dict
+        Layer name -> Line2D; the legend gives each layer's std (and saturated fraction for ``"act"``).
+
+    Examples
+    --------
+    >>> drawn = plot_gradient_flow(kind="grad")
+    >>> list(drawn)
+    ['act1', 'act2', 'act3', 'act4', 'act5', 'act6']
+    """
+    if kind not in _KIND_LABELS:
+        raise ValueError(f"kind must be one of {tuple(_KIND_LABELS)}, got {kind!r}")
+    stats = _gradient_flow_run(norm, activation)["stats"]
+    ax = _axes(ax)
+    edges = np.array(stats["bins"]["grad_log10" if kind == "grad" else kind])
+    centres = (edges[:-1] + edges[1:]) / 2
+    cmap = _layer_colors(len(stats["layers"]))
+    drawn = {}
+    for i, layer in enumerate(stats["layers"]):
+        counts = np.array(stats[kind]["hist"][snapshot][i], dtype=float)
+        extra = ""
+        if kind == "act":
+            extra = f", {100 * stats['act']['saturated'][snapshot][i]:.0f}% saturated"
+        elif kind == "grad":
+            extra = f", std {stats['grad']['std'][snapshot][i]:.1e}"
+        if kind != "grad":
+            extra = f", std {stats[kind]['std'][snapshot][i]:.2f}" + extra
+        (drawn[layer],) = ax.plot(centres, counts / counts.sum(), color=cmap[i], lw=2, label=f"layer {i + 1}{extra}")
+    step = stats["steps"][snapshot]
+    ax.set_xlabel(_KIND_LABELS[kind])
+    ax.set_ylabel("fraction of values")
+    ax.set_title(f"{NORM_LABELS[norm]}, {activation}, step {step}")
+    ax.legend(fontsize=9)
+    return drawn
+
+
+def _layer_colors(n: int) -> list:
+    import matplotlib as mpl
+
+    # A sequential map: light for the first layer, dark for the last, so depth reads as a direction.
+    cmap = mpl.colormaps["viridis"]
+    return [cmap(0.85 - 0.75 * i / max(n - 1, 1)) for i in range(n)]
+
+
+def plot_unit_percentiles(ax=None, *, norm: str = "none", activation: str = "sigmoid", layer: int = -1) -> dict:
+    """The 15th, 50th and 85th percentiles of one unit's input over training (the BN paper's Figure 1(b, c)).
+
+    The unit is unit 0 of hidden layer ``layer`` (default: the last), its input the normalized
+    pre-activation that enters the non-linearity, over a fixed probe batch of 256 training images.
+
+    Returns
+    -------
+    dict
+        ``"p15"``, ``"p50"``, ``"p85"`` -> Line2D.
+
+    Examples
+    --------
+    >>> drawn = plot_unit_percentiles(norm="batch")
+    >>> sorted(drawn)
+    ['p15', 'p50', 'p85']
+    """
+    stats = _gradient_flow_run(norm, activation)["stats"]
+    ax = _axes(ax)
+    steps = np.array(stats["steps"])
+    color = NORM_COLORS[norm]
+    drawn = {}
+    for key, style in (("p85", "--"), ("p50", "-"), ("p15", "--")):
+        values = np.array([row[layer] for row in stats["unit"][key]], dtype=float)
+        (drawn[key],) = ax.plot(steps, values, style, color=color, lw=2, label=f"{key[1:]}th percentile")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("input of one unit")
+    name = stats["layers"][layer]
+    ax.set_title(f"{NORM_LABELS[norm]}: unit 0 of layer {name[3:]}")
+    ax.legend(fontsize=10)
+    return drawn
+
+
+def plot_gradient_flow_grid(activation: str = "sigmoid", snapshot: int = 0):
+    """A 2 x 3 figure: rows without / with batch norm; activations, gradients, one unit's input over training.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    drawn : dict
+        ``(norm, panel) -> dict`` of what each panel drew, panel in ``"act"``, ``"grad"``, ``"unit"``.
+
+    Examples
+    --------
+    >>> fig, drawn = plot_gradient_flow_grid()
+    >>> sorted(drawn)[:2]
+    [('batch', 'act'), ('batch', 'grad')]
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 3, figsize=(16, 8.5), constrained_layout=True)
+    drawn = {}
+    for row, norm in enumerate(("none", "batch")):
+        drawn[norm, "act"] = plot_gradient_flow(
+            axes[row, 0], norm=norm, kind="act", snapshot=snapshot, activation=activation
+        )
+        drawn[norm, "grad"] = plot_gradient_flow(
+            axes[row, 1], norm=norm, kind="grad", snapshot=snapshot, activation=activation
+        )
+        drawn[norm, "unit"] = plot_unit_percentiles(axes[row, 2], norm=norm, activation=activation)
+    return fig, drawn
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The explorer
+# ---------------------------------------------------------------------------------------------------------------
+
+_SETUPS = {
+    "sigmoid": "deep sigmoid MLP (6 x 64, SGD)",
+    "relu": "ReLU MLP 64-128-128 (SGD + momentum)",
+}
+_EXPLORER_LRS = (0.01, 0.03, 0.05, 0.1, 0.3, 1.0, 3.0, 10.0)
+_EXPLORER_INITS = (("torch default", 0.0), ("1e-3", 1e-3), ("1e-2", 1e-2), ("0.1", 0.1), ("1", 1.0))
+_EXPLORER_GROUPS = (1, 2, 4, 8, 16, 32, 64)
+
+
+class TrainingExplorer(Explorer):
+    """Training curves of one configuration over its no-normalization baseline, answered from the cache.
+
+    Controls: ``setup``, ``norm``, ``batch_size``, ``lr`` (the learning rate at batch 32; other batch sizes use
+    ``lr * sqrt(batch/32)``), ``init_scale`` (0 means torch's default initialization) and ``groups`` (used by
+    group norm only). Artists: ``"loss"``, ``"loss_baseline"`` (training loss against epochs), ``"error"``,
+    ``"error_baseline"`` (validation error in %), ``"status"`` (the text readout). A point that is not cached
+    draws nothing until the "train this point now" button trains it (seconds; a progress bar shows how far).
+    """
+
+    def __init__(self):
+        import ipywidgets as widgets
+        import matplotlib.pyplot as plt
+
+        style = {"description_width": "initial"}
+        controls = {
+            "setup": widgets.Dropdown(
+                options=[(label, key) for key, label in _SETUPS.items()], value="sigmoid", description="setup",
+                style=style,
+            ),
+            "norm": widgets.Dropdown(
+                options=[(NORM_LABELS[n], n) for n in NORMS], value="batch", description="norm", style=style
+            ),
+            "batch_size": widgets.SelectionSlider(
+                options=list(_exp.BATCH_SIZES), value=32, description="batch size", style=style
+            ),
+            "lr": widgets.SelectionSlider(
+                options=list(_EXPLORER_LRS), value=0.1, description="lr at batch 32", style=style
+            ),
+            "init_scale": widgets.SelectionSlider(
+                options=list(_EXPLORER_INITS), value=0.0, description="init std", style=style
+            ),
+            "groups": widgets.SelectionSlider(
+                options=list(_EXPLORER_GROUPS), value=8, description="groups (GN)", style=style
+            ),
+        }
+        self._status = widgets.HTML()
+        self._button = widgets.Button(description="train this point now", button_style="warning")
+        self._bar = widgets.IntProgress(value=0, min=0, max=1, description="training")
+        self._button.on_click(self._train_now)
+        with figure_without_display():
+            fig, (ax_loss, ax_err) = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
+        self.artists = {
+            "loss": ax_loss.plot([], [], color=NORM_COLORS["batch"], lw=2, label="chosen run")[0],
+            "loss_baseline": ax_loss.plot([], [], color="0.35", lw=1.5, ls="--", label="no normalization")[0],
+            "error": ax_err.plot([], [], "o-", color=NORM_COLORS["batch"], lw=2, label="chosen run")[0],
+            "error_baseline": ax_err.plot([], [], "o--", color="0.35", lw=1.5, label="no normalization")[0],
+        }
+        ax_loss.set_yscale("log")
+        ax_loss.set_ylim(1e-3, 10)
+        ax_loss.set_xlim(0, 5)
+        ax_loss.set_xlabel("epoch")
+        ax_loss.set_ylabel("training loss")
+        ax_loss.legend(loc="lower left")
+        ax_err.set_ylim(0, 100)
+        ax_err.set_xlim(0, 5)
+        ax_err.axhline(100 * _exp.CHANCE_ERROR, color="0.5", ls=":", lw=1)
+        ax_err.set_xlabel("epoch")
+        ax_err.set_ylabel("validation error (%)")
+        self.artists["status"] = self._status
+        readouts = {"status": self._status, "train": widgets.HBox([self._button, self._bar])}
+        super().__init__(fig, controls, readouts=readouts, controls_per_row=3)
+
+    def config(self):
+        """The :class:`~normviz.training.TrainConfig` the controls describe, and its baseline (norm "none").
+
+        Raises ``ValueError`` for a combination that cannot be built (instance norm in an MLP, G not dividing
+        the width).
+        """
+        v = self.values()
+        changes = {"init_scale": v["init_scale"] or None, "batch_size": v["batch_size"]}
+        if v["norm"] == "group":
+            changes["num_groups"] = v["groups"]
+        if v["setup"] == "sigmoid":
+            changes["lr"] = _exp.scaled_lr(v["lr"], v["batch_size"])
+            make = _exp.sigmoid_config
+        else:
+            changes["base_lr"] = v["lr"]
+            make = _exp.relu_config
+        baseline = make("none", **{k: c for k, c in changes.items() if k != "num_groups"})
+        return make(v["norm"], **changes), baseline
+
+    def update(self) -> None:
+        try:
+            config, baseline = self.config()
+        except ValueError as exc:
+            self._show(None, None, f"<b>Not a valid combination:</b> {exc}", cached=True)
+            return
+        run = _exp.get_run(config) if _exp.is_cached(config) else None
+        base = _exp.get_run(baseline) if _exp.is_cached(baseline) else None
+        if run is None:
+            message = (
+                f"<b>Not cached</b> ({config.norm}, batch {config.batch_size}, lr {config.lr:g}): press "
+                "<i>train this point now</i> (a few seconds)."
+            )
+        else:
+            message = f"final validation error <b>{_percent(run)}</b> with {NORM_LABELS[config.norm]}"
+            if base is not None:
+                message += f", {_percent(base)} without normalization"
+            if run["val_error_train_mode"]:
+                message += f"; in train mode (batch statistics) {100 * _last(run['val_error_train_mode']):.1f}%"
+            message += "."
+        self._show(run, base, message, cached=run is not None and (base is not None or config == baseline))
+
+    def _show(self, run, base, message: str, *, cached: bool) -> None:
+        for name, history in (("", run), ("_baseline", base)):
+            if history is None:
+                self.artists[f"loss{name}"].set_data([], [])
+                self.artists[f"error{name}"].set_data([], [])
+                continue
+            self.artists[f"loss{name}"].set_data(*_history_xy(history, "train_loss"))
+            self.artists[f"error{name}"].set_data(*_history_xy(history, "val_error"))
+        if run is not None:
+            color = NORM_COLORS[run["config"]["norm"]]
+            self.artists["loss"].set_color(color)
+            self.artists["error"].set_color(color)
+        self._status.value = message
+        self._button.disabled = cached
+
+    def _train_now(self, _button=None) -> None:
+        try:
+            config, baseline = self.config()
+        except ValueError:
+            return
+        self._button.disabled = True
+
+        def progress(done, total):
+            self._bar.max = max(total, 1)
+            self._bar.value = done
+
+        for c in (config, baseline):
+            if not _exp.is_cached(c):
+                _exp.get_run(c, allow_train=True, progress=progress)
+        self._on_change()
+
+
+def _percent(history) -> str:
+    if history["diverged"]:
+        return "diverged"
+    return f"{100 * history['final_val_error']:.1f}%"
+
+
+def make_training_explorer() -> TrainingExplorer:
+    """Build the training-curve explorer (display it by making it the last expression of a cell).
+
+    Returns
+    -------
+    TrainingExplorer
+
+    Examples
+    --------
+    >>> explorer = make_training_explorer()
+    >>> explorer.controls["norm"].value = "none"
+    >>> explorer.artists["error"].get_ydata()[0] > 80  # the sigmoid net starts at chance
+    True
+    """
+    return TrainingExplorer()
