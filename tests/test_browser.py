@@ -57,16 +57,28 @@ def lab(tmp_path_factory):
     root = tmp_path_factory.mktemp("lab")
     for path in NOTEBOOKS:
         shutil.copy(path, root / path.name)
+    # Lab settings for a test run: render every cell (no windowing, so off-screen explorers exist in the DOM),
+    # start the notebook's kernel without asking, and no news or update checks (there is no network).
+    settings = tmp_path_factory.mktemp("lab-settings")
+    (settings / "@jupyterlab" / "notebook-extension").mkdir(parents=True)
+    (settings / "@jupyterlab" / "apputils-extension").mkdir(parents=True)
+    (settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings").write_text(
+        json.dumps({"windowingMode": "none", "autoStartDefaultKernel": True})
+    )
+    (settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False, "doNotDisturbMode": True})
+    )
+    env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(settings)}
     port = _free_port()
     jupyter = Path(sys.executable).with_name("jupyter")
     proc = subprocess.Popen(
         [
             str(jupyter), "lab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
             f"--ServerApp.token={TOKEN}", f"--ServerApp.root_dir={root}", "--allow-root",
-            "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env=env,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 90
@@ -154,6 +166,9 @@ def test_notebook_runs_cleanly_in_jupyterlab_and_its_explorers_respond(lab, brow
     try:
         page.goto(f"{lab}/lab/tree/{path.name}?token={TOKEN}")
         page.wait_for_selector(".jp-Notebook", timeout=60_000)
+        dialog = page.locator(".jp-Dialog button", has_text="Select")
+        if dialog.count():
+            dialog.first.click()  # older JupyterLab asks which kernel despite the setting
         page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
         _run_all(page)
         page.screenshot(path=str(shots / f"{path.stem}_top.png"))
