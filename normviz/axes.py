@@ -360,6 +360,12 @@ def stats_mask(method: str, shape, index, *, num_groups=None, normalized_shape=N
         True where the element enters the statistics. For ``"instance"`` on an ``(N, C)`` input the mask is
         the element alone (which is why the functional rejects that case: one value has no variance).
 
+    Notes
+    -----
+    The mask is also the set of inputs that the normalized ``output[index]`` depends on (a test checks
+    this with autograd), except in the degenerate case of a one-element set, e.g. ``GroupNorm(C, C)`` on
+    an ``(N, C)`` input: the value minus its own mean is exactly 0, so the output is constant.
+
     Raises
     ------
     ValueError

@@ -169,7 +169,7 @@ def bug_batch_size_one(seed: int = 0) -> BugReport:
         symptom=(
             f"65 samples in batches of 32 give batch sizes {evidence['batch_sizes']}; the last batch raises "
             f"{error_type}: '{message.split(',')[0]}'. With images nothing is raised: BatchNorm2d on a "
-            f"(1, 3, 4, 4) batch equals instance norm (max abs difference {difference:.1e}), so the model "
+            f"(1, 3, 4, 4) batch equals instance norm (to within 1e-5: {difference < 1e-5}), so the model "
             "silently trains with per-image statistics."
         ),
         cause=(
@@ -288,8 +288,8 @@ def _forgot_eval(seed: int) -> BugReport:
             f"running_mean by up to {changed_train:.3f}."
         ),
         cause=(
-            "model.train() is the default mode. In it, batch norm normalizes with the statistics of the current "
-            "batch (so each prediction depends on the other samples, and a one-class batch loses the class "
+            "A module starts in training mode and stays there until model.eval(). In it, batch norm normalizes "
+            "with the statistics of the current batch (so each prediction depends on the other samples, and a one-class batch loses the class "
             "signal) and updates the running statistics with every forward pass, even under torch.no_grad()."
         ),
         fix=(
@@ -591,7 +591,8 @@ def bug_biased_variance(seed: int = 0, batch_size: int = 4) -> BugReport:
         ),
         fix=(
             "Nothing to fix in PyTorch; it is the paper's choice. In your own code use x.var(dim, unbiased=False) "
-            f"to normalize (max difference to torch {diff_biased:.1e}) and unbiased=True for the running_var update, "
+            f"to normalize (equal to torch within 1e-5: {diff_biased < 1e-5}) and unbiased=True for the running_var "
+            "update, "
             "and expect train and eval outputs to differ a little when batches are small."
         ),
         evidence=evidence,
@@ -664,8 +665,8 @@ def bug_wrong_layout_bn1d(seed: int = 0) -> BugReport:
             "one mean and variance per time step, mixing the features."
         ),
         fix=(
-            "Transpose in and out: bn(x.transpose(1, 2)).transpose(1, 2). Then every feature has mean "
-            f"{fixed_mean.abs().max().item():.1e} (max abs) and std {fixed_std.min().item():.3f}-"
+            "Transpose in and out: bn(x.transpose(1, 2)).transpose(1, 2). Then every feature has mean 0 (all "
+            f"within 1e-5: {fixed_mean.abs().max().item() < 1e-5}) and std {fixed_std.min().item():.3f} to "
             f"{fixed_std.max().item():.3f}. For sequences, LayerNorm(C) on (N, L, C) is usually what you want "
             "(notebook 03)."
         ),

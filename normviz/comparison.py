@@ -27,6 +27,8 @@ __all__ = [
     "TABLE_COLUMNS",
     "normalizes_over",
     "depends_on_batch",
+    "normalize",
+    "measure_batch_dependence",
     "measure_costs",
     "comparison_table",
     "render_table",
@@ -188,6 +190,82 @@ def depends_on_batch(method: str) -> bool:
     """
     method = _check_method(method)
     return 0 in axes.reduced_dims(method, 4)
+
+
+def normalize(method: str, input, *, num_groups: int = 2, size: int = 5):
+    """Normalize ``input`` of shape ``(N, C, H, W)`` with ``method``, in training mode, without affine parameters.
+
+    Calls the from-scratch formulas of :mod:`normviz.functional` (batch norm with the batch's own statistics).
+
+    Parameters
+    ----------
+    method : str
+        One of :data:`normviz.axes.METHODS`.
+    input : torch.Tensor
+        Shape ``(N, C, H, W)``.
+    num_groups : int, default=2
+        Groups of group norm.
+    size : int, default=5
+        Window of local response norm (with AlexNet's other constants).
+
+    Returns
+    -------
+    torch.Tensor
+        Same shape as ``input``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> x = torch.randn(4, 6, 3, 3)
+    >>> torch.allclose(normalize("group", x), torch.nn.functional.group_norm(x, 2), atol=1e-5)
+    True
+    """
+    from normviz import functional as F
+
+    method = _check_method(method)
+    if method == "batch":
+        return F.batch_norm(input, None, None, training=True)
+    if method == "layer":
+        return F.layer_norm(input, tuple(input.shape[1:]))
+    if method == "layer_channels_last":
+        return F.layer_norm_channels_last(input)
+    if method == "instance":
+        return F.instance_norm(input)
+    if method == "group":
+        return F.group_norm(input, num_groups)
+    if method == "local_response":
+        return F.local_response_norm(input, size, alpha=5e-4, beta=0.75, k=2.0)
+    return F.rms_norm(input, tuple(input.shape[1:]))
+
+
+def measure_batch_dependence(method: str, shape=(4, 6, 3, 3), *, seed: int = 0) -> float:
+    """How much sample 0's output moves when every other sample of the batch is replaced (an experiment).
+
+    Parameters
+    ----------
+    method : str
+        One of :data:`normviz.axes.METHODS`.
+    shape : tuple of 4 int, default=(4, 6, 3, 3)
+    seed : int, default=0
+
+    Returns
+    -------
+    float
+        The largest absolute change of ``normalize(method, x)[0]``; 0 (to rounding) for methods that do not
+        depend on the batch, of order 1 for those that do. :func:`depends_on_batch` predicts which.
+
+    Examples
+    --------
+    >>> measure_batch_dependence("batch") > 0.1, measure_batch_dependence("layer") < 1e-6
+    (True, True)
+    """
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(*shape, generator=generator, dtype=torch.float64)
+    other = x.clone()
+    other[1:] = 3.0 * torch.randn(shape[0] - 1, *shape[1:], generator=generator, dtype=torch.float64) + 2.0
+    return float((normalize(method, x)[0] - normalize(method, other)[0]).abs().max())
 
 
 def _torch_forward(method: str, C: int):

@@ -49,7 +49,6 @@ from torch import nn
 
 from normviz._validation import (
     _type_name,
-    check_ndim,
     check_optional_tensor,
     check_positive_int,
     check_positive_number,
@@ -83,6 +82,16 @@ def _world_size(group=None) -> int:
     if dist.is_available() and dist.is_initialized():
         return dist.get_world_size(group)
     return 1
+
+
+def _check_input(input) -> torch.Tensor:
+    check_tensor(input)
+    if input.dim() < 2:
+        raise ValueError(
+            f"input must have at least 2 dims (N, C, *), got a {input.dim()}-D tensor of shape "
+            f"{tuple(input.shape)}; batch norm needs a batch dimension first and channels second"
+        )
+    return input
 
 
 def _channel_view(C: int, ndim: int) -> tuple[int, ...]:
@@ -227,8 +236,7 @@ def sync_batch_norm(
     >>> torch.allclose(y, F.batch_norm(x, None, None, training=True))
     True
     """
-    check_tensor(input)
-    check_ndim(input, range(2, 9), layout="(N, C, *)")
+    _check_input(input)
     C = input.shape[1]
     for name, value in (("running_mean", running_mean), ("running_var", running_var)):
         check_optional_tensor(value, name, (C,))
@@ -331,8 +339,7 @@ class SyncBatchNorm(nn.Module):
         )
 
     def forward(self, input):
-        check_tensor(input)
-        check_ndim(input, range(2, 9), layout="(N, C, *)")
+        _check_input(input)
         if input.shape[1] != self.num_features:
             raise ValueError(
                 f"input must have {self.num_features} channels in dim 1, got shape {tuple(input.shape)}; "
@@ -521,6 +528,8 @@ def _average_gradients(model: nn.Module, world_size: int) -> None:
     This is what ``DistributedDataParallel`` does after ``backward`` (it splits the buffer into buckets and
     overlaps their all-reduce with the rest of the backward pass); written out, it is one message per step.
     """
+    if world_size == 1:
+        return  # one process (the single-process reference run): nothing to average
     grads = [p.grad for p in model.parameters() if p.grad is not None]
     flat = torch.cat([g.reshape(-1) for g in grads])  # (total number of parameters,)
     dist.all_reduce(flat)
@@ -570,10 +579,14 @@ def _train_data_parallel(rank: int, world_size: int, cfg: dict, sync: bool, data
         # biased variance).
         val_error_batch_stats = (model(x_val).argmax(1) != y_val).float().mean().item()
     tail = losses[-steps_per_epoch:] if losses else [float("nan")]
+    # Each replica's loss is the mean over its own slice; the global batch's loss is their average.
+    final_loss = torch.tensor([sum(tail) / len(tail)], dtype=torch.float64)
+    if world_size > 1:
+        dist.all_reduce(final_loss)
     return {
         "val_error": val_error,
         "val_error_batch_stats": val_error_batch_stats,
-        "final_train_loss": sum(tail) / len(tail),
+        "final_train_loss": final_loss.item() / world_size,
         "steps": len(losses),
         "global_batch": global_batch,
         "lr": lr,

@@ -197,7 +197,16 @@ def build_lr_sweep() -> list[TrainConfig]:
     unchanged from the measurement recorded in the project's content notes before this sweep was written;
     the learning rates are half-decades around it, 3 seeds each. Nothing was tuned after seeing results.
 
-    What it shows: see ``tests/test_experiments.py::test_claim_lr`` for the checked statement.
+    What it shows (measured, mean of 3 seeds; checked by ``tests/test_experiments.py::test_claim_lr``):
+    without BN the network sits at chance (about 90% error) at every rate from 0.01 to 10. It stalls rather
+    than diverges: the sigmoid bounds every activation, and the gradient reaching the first layers is about
+    10^4 times smaller than at the last (see the gradient-flow sweep). With BN it reaches 4-14% error from
+    0.01 to 1 (best, about 4%, at 0.1-0.3) and 35-43% at 3 and 10, with a wide seed spread there. The
+    explorer sweep adds a finding the papers do not state: layer, group, RMS and local response norm do
+    **not** rescue this network at any of these rates (all near 90%). The unnormalized net's hidden units
+    give nearly the same value for every image; a per-sample norm rescales each image's vector of units and
+    keeps that sameness, while BN, which normalizes each unit across the batch, removes the common part and
+    blows the differences between images back up to unit variance.
     """
     return [sigmoid_config(norm, lr=lr, seed=seed) for norm in ("none", "batch") for lr in LR_VALUES for seed in SEEDS]
 
@@ -211,7 +220,12 @@ def build_init_scale_sweep() -> list[TrainConfig]:
     middle of the learning-rate sweep), every weight drawn from N(0, std^2), biases 0; 3 seeds. CS231n uses
     Adam and CIFAR-10; we keep plain SGD so that this sweep and the learning-rate sweep share one network.
 
-    What it shows: see ``tests/test_experiments.py::test_claim_init_scale``.
+    What it shows (measured, mean of 3 seeds; checked by ``tests/test_experiments.py::test_claim_init_scale``):
+    without BN, chance (about 90%) at every std from 1e-3 to 0.3 and 38% at std 1. With BN: 4-12% from 1e-2
+    to 1, but 59-70% (seed spread 48-82%) at 1e-3 and 3e-3. So BN flattens the dependence over two decades,
+    not over all four: the CS231n figure's message holds, with a limit. A likely reason: the classifier layer
+    has no BN after it, so its tiny weights shrink every back-propagated gradient, and 5 epochs are not enough
+    to grow out of it.
     """
     return [
         sigmoid_config(norm, init_scale=scale, seed=seed)
@@ -234,7 +248,15 @@ def build_batch_size_sweep() -> list[TrainConfig]:
     :func:`normviz.models.make_norm`). A small CNN showed the effect only weakly in the content notes'
     measurements (each BN statistic pools N x H x W values there), so the MLP is the honest small-scale case.
 
-    What it shows: see ``tests/test_experiments.py::test_claim_batch_size``.
+    What it shows (measured, mean of 3 seeds; checked by ``tests/test_experiments.py::test_claim_batch_size``
+    and ``test_claim_train_eval_gap``): BN 48% validation error at batch 2, 4.5% at 4, 2.6-3.9% from 8 to
+    64; GN 2.8-3.9% and LN 2.7-3.5% at every batch size. The GN paper's Figure 1 in miniature, except that
+    the collapse is concentrated at batch 2 (at batch 2 each BN feature is normalized to +1 or -1 for the two
+    samples: one bit per feature). BN's train/eval gap: at batch 2 the validation set evaluated with batch
+    statistics (train mode) gives 70% error against 48% with the running averages (eval mode), and the
+    training error itself is 68%; at batch 64 the three agree within 3 points. Caveat: the unnormalized
+    network also fails at batch 2 (73%, unstable with momentum 0.9 and a tiny batch), so "small batches are
+    hard" is part of the story; what the sweep shows cleanly is that GN and LN do not care.
     """
     return [
         relu_config(norm, batch_size=bs, seed=seed)
@@ -259,7 +281,12 @@ def build_groups_sweep() -> list[TrainConfig]:
     seeds: the batch-size sweep's optimizer settings, chosen before running. GroupNorm(1, C) and
     GroupNorm(C, C) compute exactly what this package calls layer and instance norm for feature maps.
 
-    What it shows: see ``tests/test_experiments.py::test_claim_groups``.
+    What it shows (measured, mean of 3 seeds; checked by ``tests/test_experiments.py::test_claim_groups``):
+    the paper's "best in the middle" does **not** reproduce at this scale. Every G gives 2.1-3.0% error and
+    the differences are inside the seed spread (about 1 point); G = C (instance-like) is even the lowest.
+    The paper's differences (0.5-1.2 points of ImageNet top-1) are too small to resolve with 450 validation
+    images (one image is 0.22 points). BN at batch 32 (1.6%) is slightly better than every G, as in the
+    paper at 32 images per GPU, but its seed range overlaps GN's.
     """
     cnn = {"model": "cnn", "depth": 2, "width": 32, "momentum": 0.9, "lr": 0.05, "batch_size": 32, "epochs": 5}
     configs = [TrainConfig(norm="group", num_groups=g, seed=seed, **cnn) for g in GROUPS for seed in SEEDS]
@@ -270,16 +297,23 @@ def build_groups_sweep() -> list[TrainConfig]:
 def build_gradient_flow_sweep() -> list[TrainConfig]:
     """Per-layer activation and gradient statistics of the deep sigmoid and tanh MLPs, with and without BN.
 
-    Claim: without normalization the activations of a deep sigmoid/tanh network drift into the saturated
-    range or collapse, and gradients shrink layer by layer towards the input; BN keeps each layer's input
-    distribution in place (the BN paper's Figure 1(b, c) tracks one sigmoid's input percentiles), so
-    gradients reach every layer at a similar scale.
+    Claim (the seed notebook's "improves gradient flow"; the BN paper's Figure 1(b, c) tracks one sigmoid's
+    input percentiles): without normalization the signal degrades with depth and gradients shrink layer by
+    layer towards the input; BN keeps each layer's input distribution in place, so gradients reach every layer
+    at a similar scale.
 
     Setup and how it was chosen: :func:`sigmoid_config` (lr 0.1) and the same network with tanh, seed 0,
     recorded with ``record_stats=True`` at 21 evenly spaced steps. Chosen before running, to match the
     learning-rate sweep.
 
-    What it shows: see ``tests/test_experiments.py::test_claim_gradient_flow``.
+    What it shows (measured; checked by ``tests/test_experiments.py::test_claim_gradient_flow``): in the
+    sigmoid net without BN, the activations do **not** saturate (0% of units near 0 or 1); they *collapse*:
+    every image produces nearly the same value in every unit (the 15th-85th percentile range of a last-layer
+    unit's input is below 0.05), and the gradient shrinks about 10^4-fold from the last hidden layer to the
+    first, so the first layers barely move and the network stays at chance. With BN, each unit's input keeps a
+    spread of about 2 (it is normalized to unit variance per batch), no layer saturates either, and gradients
+    differ by less than 2x across the six layers. The tanh net without BN shows a milder version (gradients
+    16x smaller in the first layer at initialization) and does train.
     """
     return [sigmoid_config(norm, activation=act) for act in ("sigmoid", "tanh") for norm in ("none", "batch")]
 

@@ -76,14 +76,115 @@ def _rc_context():
     return plt.rc_context(_RC)
 
 
-class _SyncingExplorer(Explorer):
-    """An explorer whose :meth:`update` may adjust other controls (ranges, options) without recursing.
+def _encode_png(canvas) -> bytes:
+    """PNG of an Agg canvas's current pixels, with the fast zlib level the base class uses too."""
+    import io
 
-    Changing a slider's ``max`` can move its value, which would call ``_on_change`` again in the middle of an
-    update; while :meth:`_syncing` is active those nested calls are ignored, and the outer update draws once.
+    from PIL import Image
+
+    width, height = canvas.get_width_height(physical=True)
+    image = Image.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+    image = image.convert("RGB")  # the figure is opaque; three channels encode faster than four
+    buffer = io.BytesIO()
+    image.save(buffer, format="png", compress_level=1)
+    return buffer.getvalue()
+
+
+class _FastExplorer(Explorer):
+    """An explorer that redraws only what its controls change, and may adjust its own controls.
+
+    Two additions to :class:`normviz._widgets.Explorer`:
+
+    * **Blitting on the inline path.** With matplotlib 3.11, Agg renders text glyph by glyph in Python, so the
+      tick labels, legends and axis labels of a figure cost most of a full redraw. The artists listed in
+      ``self._dynamic`` are marked animated; everything else is rendered once into a cached background, and
+      an update restores that background and draws only the dynamic artists before encoding the PNG. The
+      cache is rebuilt whenever :meth:`_static_key` changes (any axes' limits, the texts listed in
+      ``self._static_texts``, plus what a subclass adds),
+      so the picture is always what a full redraw would give (a test compares the two). Under ipympl,
+      nothing is animated and ``draw_idle`` repaints as usual.
+    * **Control syncing.** Changing a slider's ``max`` can move its value, which would call ``_on_change``
+      again in the middle of an update; while :meth:`_syncing` is active those nested calls are ignored,
+      and the outer update draws once.
     """
 
     _is_syncing = False
+    _dynamic: tuple = ()
+    _static_texts: tuple = ()
+    _background_key = None
+    #: Backgrounds kept, most recent last: switching a menu back and forth reuses them (about 2.5 MB each).
+    _max_backgrounds = 6
+
+    def _set_dynamic(self, artists) -> None:
+        self._dynamic = tuple(artists)
+        if not self._interactive:
+            for artist in self._dynamic:
+                artist.set_animated(True)
+
+    def _agg_canvas(self):
+        """An Agg canvas for the figure (closing a figure, as the inline path does, leaves a bare canvas)."""
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        if not isinstance(self.fig.canvas, FigureCanvasAgg):
+            FigureCanvasAgg(self.fig)  # attaches itself as fig.canvas
+        return self.fig.canvas
+
+    def _static_key(self) -> tuple:
+        """What the cached background depends on: every axes' limits (its ticks) and :meth:`_static_extra`."""
+        for ax in self.fig.axes:
+            ax.apply_aspect()  # where a fixed aspect puts the axes box, before drawing decides it
+        limits = tuple((tuple(ax.get_xlim()), tuple(ax.get_ylim()), ax.get_position().bounds)
+                       for ax in self.fig.axes)
+        texts = tuple(text.get_text() for text in self._static_texts)
+        return (limits, tuple(self.fig.canvas.get_width_height()), texts, self._static_extra())
+
+    def _static_extra(self) -> tuple:
+        return ()
+
+    def png(self) -> bytes:
+        """The figure as it is now, as PNG; only the dynamic artists are redrawn when nothing else changed."""
+        if self._interactive or not self._dynamic:
+            return super().png()
+        canvas = self._agg_canvas()
+        cache = self.__dict__.setdefault("_backgrounds", {})
+        key = self._static_key()
+        if key in cache:
+            cache[key] = cache.pop(key)  # most recently used last
+            canvas.restore_region(cache[key])
+        else:
+            canvas.draw()  # everything but the animated (dynamic) artists
+            cache[key] = canvas.copy_from_bbox(self.fig.bbox)
+            while len(cache) > self._max_backgrounds:
+                cache.pop(next(iter(cache)))
+        self._background_key = key
+        for artist in self._dynamic:
+            self.fig.draw_artist(artist)
+        return _encode_png(canvas)
+
+    def full_png(self) -> bytes:
+        """The figure rendered from scratch (every artist, no cache), for comparison with :meth:`png`."""
+        for artist in self._dynamic:
+            artist.set_animated(False)
+        try:
+            canvas = self._agg_canvas()
+            canvas.draw()
+            return _encode_png(canvas)
+        finally:
+            self._set_dynamic(self._dynamic)
+            self.__dict__.get("_backgrounds", {}).clear()
+
+    def draw(self) -> None:
+        """As :meth:`Explorer.draw`; outside IPython the PNG is rendered but there is nowhere to show it.
+
+        (``IPython.display.display`` without a shell prints the object's repr, which would litter
+        doctests and scripts.)
+        """
+        from IPython.core.interactiveshell import InteractiveShell
+
+        if self._interactive or InteractiveShell.initialized():
+            super().draw()
+        else:
+            self.png()  # the same rendering work as the inline path, so latencies stay realistic
 
     def _on_change(self, change=None) -> None:
         if self._is_syncing:
@@ -97,6 +198,25 @@ class _SyncingExplorer(Explorer):
             yield
         finally:
             self._is_syncing = False
+
+
+def _stepped_limits(low: float, high: float, step: float) -> tuple[float, float]:
+    """``[low, high]`` widened outward to multiples of ``step``: limits (and ticks) change only in jumps."""
+    return math.floor(low / step) * step, math.ceil(high / step) * step
+
+
+def _sticky_limits(current, low: float, high: float, step: float) -> tuple[float, float]:
+    """Keep ``current`` limits while ``[low, high]`` fits in them and fills at least 40% of them.
+
+    Otherwise ``[low, high]`` with a margin of a quarter of its width, widened to multiples of ``step``.
+    Limits that rarely change keep the cached background (ticks and labels) of :class:`_FastExplorer` valid
+    through most slider moves, and the data never leaves the view.
+    """
+    cur_low, cur_high = current
+    if cur_low <= low and high <= cur_high and (high - low) >= 0.4 * (cur_high - cur_low):
+        return cur_low, cur_high
+    pad = 0.25 * max(high - low, step)
+    return _stepped_limits(low - pad, high + pad, step)
 
 
 def _method_options(methods) -> list[tuple[str, str]]:
@@ -172,7 +292,7 @@ _REDUCTION_WORDS = {
 }
 
 
-class CubeExplorer(_SyncingExplorer):
+class CubeExplorer(_FastExplorer):
     """The cube explorer built by :func:`make_cube_explorer`.
 
     Attributes
@@ -220,7 +340,14 @@ class CubeExplorer(_SyncingExplorer):
         self.artists = {"cells": self.cube.collection, "marker": self.cube.marker,
                         "title": self.cube.labels["title"], "caption": caption}
         super().__init__(fig, controls, readouts=readouts, controls_per_row=3)
+        self._set_dynamic([self.cube.collection, self.cube.marker])
+        self._static_texts = (self.cube.labels["title"], caption)
         self.update()
+
+    def _static_extra(self) -> tuple:
+        # the edge labels move with the shape; the legend names what the shaded cells share
+        legend = self.cube.legend.get_texts()[1].get_text() if self.cube.legend is not None else ""
+        return (self.cube.faces.shape if self.cube.faces is not None else None, legend)
 
     def state(self) -> dict:
         """The method, 4-D shape ``(N, C, H, W)``, index and options the controls currently select."""
@@ -414,7 +541,7 @@ def normalize(method: str, x: torch.Tensor, *, num_groups: int = 2, eps: float =
     if method == "instance":
         return F.instance_norm(x, eps=eps, **per_channel)
     if method == "group":
-        return F.group_norm(x, num_groups, eps=eps, **per_channel)
+        return F.group_norm(x, 1, eps=eps, **per_channel)
     if method == "rms":
         if bias != 0:
             raise ValueError(f"bias must be 0 for RMS norm (it has no bias), got {bias!r}")
@@ -490,7 +617,7 @@ def _set_sample(method: str, shape, num_groups: int) -> np.ndarray:
     return np.repeat(np.arange(N), counts) if counts else np.full(C, -1)
 
 
-class StatisticsExplorer(_SyncingExplorer):
+class StatisticsExplorer(_FastExplorer):
     """The statistics explorer built by :func:`make_statistics_explorer`.
 
     Attributes
@@ -559,7 +686,7 @@ class StatisticsExplorer(_SyncingExplorer):
             ax_before.set_title("all values before", fontsize=12)
             a["hist_after"] = ax_after.stairs(np.zeros(40), self._unit_bins, fill=True, color=_BLUE)
             ax_after.set_xlabel("value after normalization")
-            a["hist_title"] = ax_after.set_title("all values after", fontsize=12)
+            ax_after.set_title("all values after", fontsize=12)
             for ax in (ax_before, ax_after):
                 ax.xaxis.set_major_locator(MaxNLocator(5))
                 ax.yaxis.set_major_locator(MaxNLocator(4))
@@ -568,6 +695,9 @@ class StatisticsExplorer(_SyncingExplorer):
         self.artists = a
         self._axes = {"mean": ax_mean, "std": ax_std, "after": ax_after}
         super().__init__(fig, controls, readouts={"summary": widgets.HTML()}, controls_per_row=3)
+        self._set_dynamic([a[k] for k in ("mean_before", "mean_after", "mean_faint", "beta_line", "std_before",
+                                          "std_after", "std_faint", "gamma_line", "hist_after")])
+        self._static_texts = (a["title"], a["std_label"])
         self.update()
 
     def update(self) -> None:
@@ -596,21 +726,23 @@ class StatisticsExplorer(_SyncingExplorer):
         a["gamma_line"].set_ydata([gamma, gamma])
         spread = "RMS" if method == "rms" else "std"
         a["std_label"].set_text(f"{spread} of the set")
-        for name, data, target in (("mean", (mean_b, mean_a), beta), ("std", (std_b, std_a), gamma)):
-            ax = self._axes[name]
-            low = min(float(np.min(d)) for d in data)
-            high = max(float(np.max(d)) for d in data)
-            low, high = min(low, target, 0.0 if name == "std" else low), max(high, target)
-            margin = 0.08 * (high - low) + 1e-3
-            ax.set_ylim(low - margin, high + margin)
-            ax.set_xlim(-0.5, len(sets) - 0.5)
+        # Limits move in steps, so most slider moves keep the cached background (ticks) valid.
+        low = min(float(mean_b.min()), float(mean_a.min()), beta)
+        high = max(float(mean_b.max()), float(mean_a.max()), beta)
+        ax = self._axes["mean"]
+        ax.set_ylim(*_sticky_limits(ax.get_ylim(), low, high, 0.5))
+        top = max(float(std_b.max()), float(std_a.max()), gamma)
+        ax = self._axes["std"]
+        ax.set_ylim(0.0, _sticky_limits(ax.get_ylim(), 0.0, top, 0.5)[1])
+        for name in ("mean", "std"):
+            self._axes[name].set_xlim(-0.5, len(sets) - 0.5)
         unit = (self.output.numpy().ravel() - beta) / gamma
         counts, _ = np.histogram(unit, bins=self._unit_bins)
         a["hist_after"].set_data(counts, beta + gamma * self._unit_bins)
-        self._axes["after"].set_xlim(beta - 4 * gamma, beta + 4 * gamma)
+        ax = self._axes["after"]
+        ax.set_xlim(*_sticky_limits(ax.get_xlim(), beta - 4 * gamma, beta + 4 * gamma, 1.0))
         a["title"].set_text(f"{METHOD_LABELS[method]}: {len(sets)} statistics sets of "
                             f"{x.numel() // len(sets)} values")
-        a["hist_title"].set_text(f"all values after (gamma = {gamma:.1f}, beta = {beta:.1f})")
         self._summary(method, eps, gamma, std_b)
 
     def _summary(self, method, eps, gamma, std_before) -> None:
@@ -682,7 +814,7 @@ def _population_stats(channels: int, seed: int, batches: int = 40, batch_size: i
     return bn.running_mean.clone(), bn.running_var.clone()
 
 
-class BatchCouplingExplorer(_SyncingExplorer):
+class BatchCouplingExplorer(_FastExplorer):
     """The batch-coupling explorer built by :func:`make_batch_coupling_explorer`.
 
     Attributes
@@ -690,7 +822,10 @@ class BatchCouplingExplorer(_SyncingExplorer):
     base_input : torch.Tensor
         The batch before any change, ``(B, C, 8, 8)``.
     input : torch.Tensor
-        The displayed batch: ``base_input`` with sample ``controls["sample"]`` scaled and shifted.
+        The displayed batch: ``base_input`` with sample ``s = controls["sample"]`` replaced by
+        ``scale * x[s] + shift + noise * pattern``.
+    pattern : torch.Tensor
+        A fixed seeded random ``(C, H, W)`` pattern, the "noise" control's direction.
     output, base_output : torch.Tensor
         The normalized ``input`` and ``base_input`` (same method and mode).
     running_mean, running_var : torch.Tensor
@@ -708,6 +843,9 @@ class BatchCouplingExplorer(_SyncingExplorer):
             raise ValueError(f"method must be one of {_COUPLING_METHODS}, got {method!r}")
         self.base_input, _ = digits_activations(batch_size, seed=seed)
         B, C, H, W = self.base_input.shape
+        # A fixed random pattern: layer, group and instance norm undo a shift or scale of a whole sample
+        # (they are invariant to it), so the noise is what changes the moved sample's own outputs there.
+        self.pattern = torch.randn(C, H, W, generator=torch.Generator().manual_seed(seed + 7))
         self.running_mean, self.running_var = _population_stats(C, seed)
         style = {"description_width": "initial"}
         controls = {
@@ -720,20 +858,22 @@ class BatchCouplingExplorer(_SyncingExplorer):
                                          style=style),
             "scale": widgets.FloatLogSlider(value=1.0, base=2, min=-2, max=2, step=0.25, description="scale it by",
                                             style=style),
+            "noise": widgets.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.05, description="add noise",
+                                         style=style),
             "channel": widgets.IntSlider(0, 0, C - 1, description="channel shown", style=style),
         }
         # Each sample's H*W outputs are spread over a strip of width 0.7 around its index, in position order.
         self._offsets = np.linspace(-0.35, 0.35, H * W)
         with figure_without_display(), _rc_context():
             fig, (ax_out, ax_change) = plt.subplots(
-                1, 2, figsize=(11, 4.8), gridspec_kw={"width_ratios": [1.6, 1.0], "wspace": 0.3})
-            fig.subplots_adjust(left=0.07, right=0.98, top=0.8, bottom=0.13)
+                1, 2, figsize=(11, 5.0), gridspec_kw={"width_ratios": [1.6, 1.0], "wspace": 0.3})
+            fig.subplots_adjust(left=0.07, right=0.98, top=0.74, bottom=0.12)
             a = {}
             a["before"], = ax_out.plot([], [], "o", ms=3.5, mfc="none", color=_GREY, label="before the change")
             a["after"], = ax_out.plot([], [], "o", ms=3, color=_BLUE, label="after: other samples")
             a["moved"], = ax_out.plot([], [], "o", ms=3, color=_VERMILLION, label="after: moved sample")
             ax_out.set_xlabel("sample in the batch")
-            a["out_label"] = ax_out.set_ylabel("normalized output")
+            ax_out.set_ylabel("normalized output")
             ax_out.set_xlim(-0.6, B - 0.4)
             ax_out.set_ylim(-4.0, 4.0)
             ax_out.xaxis.set_major_locator(MaxNLocator(B, integer=True))
@@ -750,6 +890,8 @@ class BatchCouplingExplorer(_SyncingExplorer):
         self.artists = a
         self._ax_change = ax_change
         super().__init__(fig, controls, readouts={"summary": widgets.HTML()}, controls_per_row=3)
+        self._set_dynamic([a["before"], a["after"], a["moved"], *a["bars"], a["change_title"]])
+        self._static_texts = (a["title"],)
         self.update()
 
     def _normalize(self, x: torch.Tensor, method: str, training: bool) -> torch.Tensor:
@@ -760,7 +902,7 @@ class BatchCouplingExplorer(_SyncingExplorer):
         v = self.values()
         method, training, s, k = v["method"], v["mode"] == "train", v["sample"], v["channel"]
         x = self.base_input.clone()
-        x[s] = v["scale"] * x[s] + v["shift"]
+        x[s] = v["scale"] * x[s] + v["shift"] + v["noise"] * self.pattern
         self.input = x
         self.output = self._normalize(x, method, training)
         self.base_output = self._normalize(self.base_input, method, training)
@@ -777,21 +919,23 @@ class BatchCouplingExplorer(_SyncingExplorer):
         for i, bar in enumerate(a["bars"]):
             bar.set_height(self.change[i])
             bar.set_color(_VERMILLION if i == s else _BLUE)
-        top = float(self.change.max())
-        self._ax_change.set_ylim(0, max(top * 1.15, 0.05))
+        ax = self._ax_change
+        ax.set_ylim(0.0, _sticky_limits(ax.get_ylim(), 0.0, max(float(self.change.max()), 0.05), 0.5)[1])
         other_max = float(self.change[others].max()) if B > 1 else 0.0
         uses = ("batch statistics: every sample enters every channel's mean and variance" if method == "batch"
                 and training else "running statistics, fixed during eval" if method == "batch"
                 else "each sample's own statistics (train and eval compute the same)")
-        a["title"].set_text(f"{METHOD_LABELS[method]}, {v['mode']} mode: {uses}")
-        a["out_label"].set_text(f"normalized output, channel {k}")
+        a["title"].set_text(f"{METHOD_LABELS[method]}, {v['mode']} mode, channel {k}:\n{uses}")
         verdict = "exactly 0" if other_max == 0 else f"{other_max:.3g}"
         a["change_title"].set_text(f"other samples: max |change| = {verdict}")
         self.readouts["summary"].value = (
             "<div style='font-size:15px; line-height:1.5'>"
-            f"Sample {s} is replaced by {v['scale']:.2f}·x + {v['shift']:.1f}. "
+            f"Sample {s} is replaced by {v['scale']:.2f}·x + {v['shift']:.1f} + {v['noise']:.2f}·noise. "
             f"Largest change of any output of the <b>other {B - 1} samples</b>: <b>{verdict}</b>; "
-            f"of the moved sample: {float(self.change[s]):.3g}.</div>"
+            f"of the moved sample: {float(self.change[s]):.3g}."
+            + ("" if method == "batch" else " (This method undoes a shift and a scale of the whole sample; "
+               "only the noise changes the moved sample's own outputs.)")
+            + "</div>"
         )
 
 
@@ -799,11 +943,13 @@ def make_batch_coupling_explorer(method: str = "batch", *, batch_size: int = 8,
                                  seed: int = 0) -> BatchCouplingExplorer:
     """Move one sample of a batch and see which normalized outputs move with it.
 
-    The batch is :func:`digits_activations` of ``batch_size`` digits. One sample is scaled and shifted;
-    every sample's outputs for one channel are drawn before (hollow grey) and after (filled). Under batch
-    norm in training mode the batch statistics change, so every sample's outputs move; under layer,
-    group and instance norm, and under batch norm in eval mode (running statistics from 1,280 other digits),
-    the other samples' outputs do not change at all. All outputs come from :mod:`normviz.functional`.
+    The batch is :func:`digits_activations` of ``batch_size`` digits. One sample is scaled, shifted and
+    given some fixed random noise; every sample's outputs for one channel are drawn before (hollow grey)
+    and after (filled). Under batch norm in training mode the batch statistics change, so every sample's
+    outputs move; under layer, group and instance norm, and under batch norm in eval mode (running
+    statistics from 1,280 other digits), the other samples' outputs do not change at all. Layer, group and
+    instance norm also undo a shift or a scale of the whole sample, so there only the noise changes the
+    moved sample's own outputs. All outputs come from :mod:`normviz.functional`.
 
     Parameters
     ----------
@@ -815,14 +961,14 @@ def make_batch_coupling_explorer(method: str = "batch", *, batch_size: int = 8,
     Returns
     -------
     BatchCouplingExplorer
-        ``controls``: ``method``, ``mode``, ``sample``, ``shift``, ``scale``, ``channel``. Artists:
+        ``controls``: ``method``, ``mode``, ``sample``, ``shift``, ``scale``, ``noise``, ``channel``. Artists:
         ``before``, ``after``, ``moved`` (lines of points), ``bars`` (max |change| per sample).
 
     Examples
     --------
     >>> explorer = make_batch_coupling_explorer("layer", batch_size=4)
-    >>> explorer.controls["shift"].value = 2.0
-    >>> float(explorer.change[1:].max()), bool(explorer.change[0] > 0)
+    >>> explorer.controls["noise"].value = 0.5
+    >>> float(explorer.change[1:].max()), bool(explorer.change[0] > 0.1)
     (0.0, True)
     """
     return BatchCouplingExplorer(method, batch_size=check_positive_int(batch_size, "batch_size"), seed=seed)
@@ -879,7 +1025,7 @@ def simulate_running_stats(batches: torch.Tensor, momentum=0.1) -> dict:
     }
 
 
-class RunningStatsExplorer(_SyncingExplorer):
+class RunningStatsExplorer(_FastExplorer):
     """The running-statistics explorer built by :func:`make_running_stats_explorer`.
 
     Attributes
@@ -925,6 +1071,8 @@ class RunningStatsExplorer(_SyncingExplorer):
             a["batch_means"], = ax_mean.plot([], [], ".", ms=4, color=_GREY, label="batch mean")
             a["running_mean"], = ax_mean.plot([], [], "-", lw=2.2, color=_BLUE, label="running_mean")
             ax_mean.axhline(mu, color=_BLACK, ls="--", lw=1.2, label=f"true mean {mu:g}")
+            for ax in (ax_mean, ax_var):
+                ax.set_xlim(0, max_steps)  # fixed: the steps slider lengthens the curves, the axes stay
             ax_mean.set_xlabel("training step")
             ax_mean.set_ylabel("mean")
             ax_mean.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=2, frameon=False, fontsize=11)
@@ -948,10 +1096,17 @@ class RunningStatsExplorer(_SyncingExplorer):
             ax_gap.set_ylim(0, max(self.gap_curve) * 1.5)
             ax_gap.legend(loc="upper right", frameon=False, fontsize=11, title="eval normalizes", title_fontsize=11)
             ax_gap.set_title("train vs eval outputs", fontsize=12)
-            a["title"] = fig.suptitle("", fontsize=13.5, y=0.99, linespacing=1.5)
+            fig.suptitle(
+                "running ← (1 − m)·running + m·batch: PyTorch's momentum m weighs the NEW batch;\n"
+                "Keras and CS231n write the same update with momentum = 1 − m, the weight on the OLD value",
+                fontsize=13.5, y=0.99, linespacing=1.5)
+            a["rule"] = ax_mean.text(0.98, 0.04, "", transform=ax_mean.transAxes, ha="right", va="bottom",
+                                     fontsize=12, bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85})
         self.artists = a
         self._ax_mean, self._ax_var = ax_mean, ax_var
         super().__init__(fig, controls, readouts={"summary": widgets.HTML()}, controls_per_row=2)
+        self._set_dynamic([a[k] for k in ("batch_means", "running_mean", "running_var", "biased_avg",
+                                          "biased_target", "gap_point", "rule")])
         self.update()
 
     def _gap(self, b: int, mean: float, var: float) -> float:
@@ -980,17 +1135,13 @@ class RunningStatsExplorer(_SyncingExplorer):
         a["biased_avg"].set_data(t, r["biased_avg"])
         a["biased_target"].set_ydata([self.sigma**2 * (b - 1) / b] * 2)
         a["gap_point"].set_data([b], [self.gap])
-        for ax in (self._ax_mean, self._ax_var):
-            ax.set_xlim(0, steps)
         spread = self.sigma * 2.5 / math.sqrt(b)
         self._ax_mean.set_ylim(min(0.0, self.mu - spread), self.mu + spread)
         if momentum is None:
-            rule = "PyTorch, momentum=None: running = average of all batches so far (batch k weighs 1/k)"
+            rule = "momentum=None: batch k weighs 1/k"
         else:
-            rule = (f"PyTorch, momentum={momentum:.2f}:  running ← (1 − {momentum:.2f})·running + "
-                    f"{momentum:.2f}·batch\nthe same update in Keras / CS231n is momentum={1 - momentum:.2f}, "
-                    "their weight on the OLD value")
-        a["title"].set_text(rule)
+            rule = f"PyTorch m = {momentum:.2f} ≡ Keras {1 - momentum:.2f}"
+        a["rule"].set_text(rule)
         last_b, last_u = r["batch_var_biased"][-1], r["batch_var_unbiased"][-1]
         memory = "all batches equally" if momentum is None else f"about the last {1 / momentum:.0f} batches"
         self.readouts["summary"].value = (
@@ -1034,7 +1185,7 @@ def make_running_stats_explorer(*, mu: float = 2.0, sigma: float = 3.0, max_step
     --------
     >>> explorer = make_running_stats_explorer(max_steps=50)
     >>> explorer.controls["steps"].value = 50
-    >>> abs(explorer.result["running_mean"][-1] - 2.0) < 1.5
+    >>> bool(abs(explorer.result["running_mean"][-1] - 2.0) < 1.5)
     True
     """
     return RunningStatsExplorer(mu, sigma, max_steps=check_positive_int(max_steps, "max_steps"), seed=seed)

@@ -47,6 +47,11 @@ __all__ = [
     "invariance_table",
     "format_invariance_table",
     "plot_shared_statistics_matrix",
+    "GN_PAPER_BATCH_SIZE",
+    "GN_PAPER_GROUPS",
+    "GN_PAPER_METHODS",
+    "plot_gn_paper_batch_size",
+    "plot_gn_paper_groups",
 ]
 
 TRANSFORMS = (
@@ -84,6 +89,24 @@ PAPER_INVARIANCES = {
     "weight": dict(zip(TRANSFORMS, (True, False, True, False, False, False), strict=True)),
     "layer": dict(zip(TRANSFORMS, (True, True, False, True, False, True), strict=True)),
 }
+
+
+#: Wu & He (2018), Figure 1 and Table 2: ResNet-50 on ImageNet, top-1 validation error (%) against images
+#: per GPU (8 GPUs; batch norm's statistics are computed per GPU).
+GN_PAPER_BATCH_SIZE = {
+    "images_per_gpu": (32, 16, 8, 4, 2),
+    "batch": (23.6, 23.7, 24.8, 27.3, 34.7),
+    "group": (24.1, 24.2, 24.0, 24.2, 24.1),
+}
+
+#: Wu & He (2018), Table 3: the same model with group norm, top-1 error (%) against the number of groups G
+#: (G = 1 is layer norm over (C, H, W); G = 32 is the paper's default).
+GN_PAPER_GROUPS = {"num_groups": (64, 32, 16, 8, 4, 2, 1), "error": (24.6, 24.1, 24.6, 24.4, 24.6, 24.7, 25.3)}
+
+#: Wu & He (2018), Table 1: top-1 error (%) at 32 images per GPU, one per normalization.
+GN_PAPER_METHODS = {"batch": 23.6, "layer": 25.3, "instance": 28.4, "group": 24.1}
+
+_PAPER_COLORS = {"batch": "#0072B2", "group": "#009E73"}
 
 
 def _check_choice(value, name: str, choices) -> str:
@@ -349,7 +372,8 @@ def plot_shared_statistics_matrix(
         values = np.asarray(values)
         if values.shape != shape:
             raise ValueError(f"values must have shape {shape}, got {values.shape}")
-    ax = plt.gca() if ax is None else ax
+    if ax is None:
+        _, ax = plt.subplots()
     n, d = shape
     cells = ax.pcolormesh(
         np.arange(d + 1) - 0.5, np.arange(n + 1) - 0.5, mask.astype(float),
@@ -373,3 +397,73 @@ def plot_shared_statistics_matrix(
     for spine in ax.spines.values():
         spine.set_visible(False)
     return {"cells": cells, "target": target, "mask": mask, "texts": texts}
+
+
+def plot_gn_paper_batch_size(ax=None) -> dict:
+    """The Group Normalization paper's Figure 1 from its published numbers (:data:`GN_PAPER_BATCH_SIZE`).
+
+    Top-1 error of ResNet-50 on ImageNet against images per GPU, batch norm and group norm, with the x axis
+    running from 32 down to 2 images as in the paper.
+
+    Returns
+    -------
+    dict
+        ``{"batch": Line2D, "group": Line2D}``.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> plot_gn_paper_batch_size()["batch"].get_ydata().tolist()
+    [23.6, 23.7, 24.8, 27.3, 34.7]
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots()
+    sizes = GN_PAPER_BATCH_SIZE["images_per_gpu"]
+    drawn = {}
+    for method, label in (("batch", "batch norm"), ("group", "group norm (G = 32)")):
+        (drawn[method],) = ax.plot(sizes, GN_PAPER_BATCH_SIZE[method], "o-", lw=2, label=label,
+                                   color=_PAPER_COLORS[method])
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(sizes, [str(b) for b in sizes])
+    ax.minorticks_off()
+    ax.invert_xaxis()  # the paper reads from large batches (left) to small ones (right)
+    ax.set_xlabel("images per GPU")
+    ax.set_ylabel("ImageNet top-1 error (%)")
+    ax.set_title("Wu & He 2018: ResNet-50, ImageNet")
+    ax.legend()
+    return drawn
+
+
+def plot_gn_paper_groups(ax=None) -> dict:
+    """The Group Normalization paper's groups ablation from its published numbers (:data:`GN_PAPER_GROUPS`).
+
+    Returns
+    -------
+    dict
+        ``{"group": Line2D}``.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> plot_gn_paper_groups()["group"].get_xdata().tolist()
+    [64, 32, 16, 8, 4, 2, 1]
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots()
+    groups = GN_PAPER_GROUPS["num_groups"]
+    (line,) = ax.plot(groups, GN_PAPER_GROUPS["error"], "o-", lw=2, color=_PAPER_COLORS["group"],
+                      label="group norm")
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(groups, [str(g) for g in groups])
+    ax.minorticks_off()
+    ax.set_xlabel("number of groups G (G = 1: layer norm)")
+    ax.set_ylabel("ImageNet top-1 error (%)")
+    ax.set_title("Wu & He 2018: groups ablation")
+    ax.legend()
+    return {"group": line}

@@ -41,6 +41,10 @@ __all__ = [
     "plot_channel_window",
     "LateralInhibitionExplorer",
     "make_lateral_inhibition_explorer",
+    "LRN_EXPERIMENT_NORMS",
+    "lrn_experiment_configs",
+    "run_lrn_experiment",
+    "plot_lrn_experiment",
 ]
 
 #: The constants of AlexNet's section 3.3, in the paper's convention (alpha multiplies the *sum*).
@@ -562,3 +566,120 @@ def make_lateral_inhibition_explorer(
     explorer = LateralInhibitionExplorer(activations, image, (row, col), int(strong_channel))
     explorer.update()
     return explorer
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Why it fell out of use: a small experiment
+# ----------------------------------------------------------------------------------------------------------
+#: The three networks compared: no normalization, AlexNet's LRN, batch norm.
+LRN_EXPERIMENT_NORMS = ("none", "local_response", "batch")
+
+
+def lrn_experiment_configs(seeds=(0,)) -> list:
+    """The CNN runs that compare no normalization, local response norm and batch norm.
+
+    The setup is the CNN of the ``groups`` sweep of :mod:`normviz.experiments` (two 3x3 conv blocks of 32
+    channels, ReLU, SGD momentum 0.9, lr 0.05, batch 32, 5 epochs), with only the normalization changed, so
+    the batch-norm runs are already in the shipped cache. LRN uses AlexNet's constants
+    (``normviz.models.LRN_ALEXNET``). Chosen before running; nothing was tuned.
+
+    Parameters
+    ----------
+    seeds : sequence of int, default=(0,)
+
+    Returns
+    -------
+    list of normviz.training.TrainConfig
+        One per norm of :data:`LRN_EXPERIMENT_NORMS` and seed, norm-major.
+
+    Examples
+    --------
+    >>> [c.norm for c in lrn_experiment_configs()]
+    ['none', 'local_response', 'batch']
+    """
+    from normviz.training import TrainConfig
+
+    seeds = tuple(seeds)
+    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds):
+        raise ValueError(f"seeds must be a non-empty sequence of non-negative ints, got {seeds!r}")
+    cnn = {"model": "cnn", "depth": 2, "width": 32, "momentum": 0.9, "lr": 0.05, "batch_size": 32, "epochs": 5}
+    return [TrainConfig(norm=norm, seed=seed, **cnn) for norm in LRN_EXPERIMENT_NORMS for seed in seeds]
+
+
+def run_lrn_experiment(seeds=(0,), *, allow_train: bool = True) -> dict:
+    """Validation error per epoch of the runs of :func:`lrn_experiment_configs`, from the cache or trained now.
+
+    Each run not in the cache of :mod:`normviz.experiments` trains in a few seconds on a laptop CPU.
+
+    Parameters
+    ----------
+    seeds : sequence of int, default=(0,)
+    allow_train : bool, default=True
+        Train runs that are not cached (else ``KeyError``).
+
+    Returns
+    -------
+    dict
+        ``{norm: {"epoch": list, "val_error": array (seeds, epochs + 1), "final": array (seeds,)}}``.
+    """
+    from normviz import experiments
+
+    results: dict = {}
+    for config in lrn_experiment_configs(seeds):
+        history = experiments.get_run(config, allow_train=allow_train)
+        entry = results.setdefault(config.norm, {"epoch": history["epoch"], "val_error": [], "final": []})
+        errors = [np.nan if e is None else e for e in history["val_error"]]
+        errors += [np.nan] * (len(entry["epoch"]) - len(errors))  # a diverged run stops early
+        entry["val_error"].append(errors)
+        final = history["final_val_error"]
+        entry["final"].append(np.nan if final is None else final)
+    for entry in results.values():
+        entry["val_error"] = np.asarray(entry["val_error"], dtype=float)
+        entry["final"] = np.asarray(entry["final"], dtype=float)
+    return results
+
+
+def plot_lrn_experiment(results: dict, *, ax=None) -> dict:
+    """Validation error per epoch for each norm of ``results`` (from :func:`run_lrn_experiment`).
+
+    Parameters
+    ----------
+    results : dict
+        As returned by :func:`run_lrn_experiment`.
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    dict of str to matplotlib.lines.Line2D
+        The mean curve of each norm (in percent).
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> fake = {"none": {"epoch": [0, 1], "val_error": np.array([[0.9, 0.1]]), "final": np.array([0.1])}}
+    >>> plot_lrn_experiment(fake)["none"].get_ydata().tolist()
+    [90.0, 10.0]
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7.5, 4.0))
+    colors = {"none": "#000000", "local_response": _BLUE, "batch": _ORANGE}
+    names = {"none": "no normalization", "local_response": "local response norm (AlexNet)", "batch": "batch norm"}
+    lines = {}
+    for norm, entry in results.items():
+        curve = 100 * np.nanmean(entry["val_error"], axis=0)
+        seeds = entry["val_error"].shape[0]
+        label = f"{names.get(norm, norm)}: {100 * np.nanmean(entry['final']):.1f}% after {entry['epoch'][-1]} epochs"
+        if seeds > 1:
+            label += f" (mean of {seeds} seeds)"
+        (lines[norm],) = ax.plot(entry["epoch"], curve, "-o", color=colors.get(norm, _GREY), lw=2, label=label)
+    ax.set_yscale("log")
+    ticks = [t for t in (1, 2, 5, 10, 20, 50, 100) if ax.get_ylim()[0] <= t <= ax.get_ylim()[1]]
+    ax.set_yticks(ticks, [str(t) for t in ticks])
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation error (%), log scale")
+    ax.set_title("small CNN on the digits")
+    ax.legend(fontsize=10)
+    return lines

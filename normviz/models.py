@@ -157,8 +157,9 @@ def make_norm(norm: str, num_features: int, *, spatial: bool, num_groups: int | 
 
     Examples
     --------
-    >>> make_norm("group", 32, spatial=True, num_groups=4)
-    GroupNorm(4, 32, eps=1e-05, affine=True)
+    >>> layer = make_norm("group", 32, spatial=True, num_groups=4)
+    >>> type(layer).__module__, type(layer).__name__, layer.num_groups
+    ('normviz.nn', 'GroupNorm', 4)
     >>> type(make_norm("layer", 32, spatial=True)).__name__  # LN over (C, H, W) = GroupNorm with one group
     'GroupNorm'
     """

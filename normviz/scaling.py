@@ -903,7 +903,8 @@ def _fit_lambda(x: np.ndarray, method: str, feature: int) -> float:
                 "likelihood has no maximum; drop the feature or use method='yeo-johnson'"
             )
         # scipy.stats.boxcox: Brent's method, starting from the bracket (-2, 2).
-        return float(optimize.brent(negative_llf, brack=(-2.0, 2.0)))
+        with np.errstate(invalid="ignore", over="ignore"):  # as scikit-learn: a trial lambda may overflow
+            return float(optimize.brent(negative_llf, brack=(-2.0, 2.0)))
     if np.all(x == 0):
         return 1.0
     # scipy.stats.yeojohnson: a bounded search, with bounds that keep the transformed data from
@@ -917,7 +918,8 @@ def _fit_lambda(x: np.ndarray, method: str, feature: int) -> float:
         lower, upper = 2 - upper, 2 - lower
     elif np.any(x < 0):
         lower, upper = max(2 - upper, lower), min(2 - lower, upper)
-    return float(optimize.fminbound(negative_llf, lower, upper, xtol=1.48e-08))
+    with np.errstate(invalid="ignore", over="ignore"):  # as scikit-learn: a trial lambda may overflow
+        return float(optimize.fminbound(negative_llf, lower, upper, xtol=1.48e-08))
 
 
 def fit_power_lambdas(X, method="yeo-johnson"):

@@ -273,7 +273,8 @@ def plot_time_step_statistics(stats: dict, *, ax=None, which: str = "summed", la
 
     if which not in ("summed", "normalized"):
         raise ValueError(f"which must be 'summed' or 'normalized', got {which!r}")
-    ax = plt.gca() if ax is None else ax
+    if ax is None:
+        _, ax = plt.subplots()
     low, median, high = stats[f"{which}_percentiles"]
     steps = np.arange(1, len(median) + 1)
     (line,) = ax.plot(steps, median, marker="o", label=label, color=color)
@@ -518,7 +519,8 @@ def plot_sequence_sweep(name: str, *, ax=None, runs: list[dict] | None = None) -
     import matplotlib.pyplot as plt
 
     summary = summarize_sequence_sweep(name, runs)
-    ax = plt.gca() if ax is None else ax
+    if ax is None:
+        _, ax = plt.subplots()
     drawn = {}
     for norm in NORMS:
         if norm not in summary:

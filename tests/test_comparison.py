@@ -220,3 +220,39 @@ def test_decision_guide_renders_every_row():
     for row in comparison.DECISION_GUIDE:
         assert row.situation in text
     assert comparison.render_decision_guide("html").count("<tr>") == 1 + len(comparison.DECISION_GUIDE)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# normalize / measure_batch_dependence: the package's formulas against torch
+# ----------------------------------------------------------------------------------------------------------
+def _torch_normalize(method, x):
+    F = torch.nn.functional
+    return {
+        "batch": lambda: F.batch_norm(x, None, None, training=True),
+        "layer": lambda: F.layer_norm(x, x.shape[1:]),
+        "layer_channels_last": lambda: F.layer_norm(x.permute(0, 2, 3, 1), (x.shape[1],)).permute(0, 3, 1, 2),
+        "instance": lambda: F.instance_norm(x),
+        "group": lambda: F.group_norm(x, 2),
+        "local_response": lambda: F.local_response_norm(x, 5, 5e-4, 0.75, 2.0),
+        "rms": lambda: F.rms_norm(x, x.shape[1:]),
+    }[method]()
+
+
+@pytest.mark.parametrize("method", axes.METHODS)
+def test_normalize_matches_torch(method):
+    x = torch.randn(*SHAPE, dtype=torch.float64) * 2 + 0.5
+    torch.testing.assert_close(comparison.normalize(method, x), _torch_normalize(method, x), rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("method", axes.METHODS)
+def test_measured_batch_dependence_agrees_with_the_table(method):
+    change = comparison.measure_batch_dependence(method)
+    if comparison.depends_on_batch(method):
+        assert change > 0.1
+    else:
+        assert change < 1e-9
+
+
+def test_normalize_rejects_an_unknown_method():
+    with pytest.raises(ValueError, match="method must be one of"):
+        comparison.normalize("weight", torch.zeros(SHAPE))

@@ -247,3 +247,45 @@ def test_explorer_updates_are_fast(explorer):
     assert np.median(update_times) < 0.05
     assert time.perf_counter() - start < 30.0
     assert explorer.last_latency < 5.0
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The experiment of "why it fell out of use"
+# ----------------------------------------------------------------------------------------------------------
+def test_lrn_experiment_configs_differ_only_in_the_norm():
+    configs = lrn.lrn_experiment_configs(seeds=(0, 1))
+    assert [(c.norm, c.seed) for c in configs] == [(n, s) for n in lrn.LRN_EXPERIMENT_NORMS for s in (0, 1)]
+    base = configs[0].to_dict()
+    for config in configs:
+        fields = config.to_dict()
+        assert {k for k in fields if fields[k] != base[k]} <= {"norm", "seed"}
+    from normviz import experiments
+
+    # the batch-norm runs are those of the groups sweep, so the shipped cache answers them
+    assert all(c in experiments.SWEEPS["groups"] for c in configs if c.norm == "batch")
+    with pytest.raises(ValueError, match="seeds must be a non-empty sequence of non-negative ints"):
+        lrn.lrn_experiment_configs(seeds=())
+
+
+def test_run_and_plot_lrn_experiment_from_histories(monkeypatch):
+    from normviz import experiments
+
+    def fake_get_run(config, allow_train=False, **kwargs):
+        if config.norm == "none" and config.seed == 1:  # a diverged run: shorter lists, no final error
+            return {"epoch": [0, 1, 2, 3, 4, 5], "val_error": [0.9, 0.9], "final_val_error": None}
+        errors = [0.9, 0.5, 0.2, 0.1, 0.05, 0.01 * (1 + config.seed)]
+        return {"epoch": [0, 1, 2, 3, 4, 5], "val_error": errors, "final_val_error": errors[-1]}
+
+    monkeypatch.setattr(experiments, "get_run", fake_get_run)
+    results = lrn.run_lrn_experiment(seeds=(0, 1))
+    assert set(results) == set(lrn.LRN_EXPERIMENT_NORMS)
+    assert results["batch"]["val_error"].shape == (2, 6)
+    np.testing.assert_allclose(results["batch"]["final"], [0.01, 0.02])
+    assert np.isnan(results["none"]["val_error"][1, 2:]).all() and np.isnan(results["none"]["final"][1])
+    lines = lrn.plot_lrn_experiment(results)
+    np.testing.assert_allclose(lines["batch"].get_ydata(), 100 * results["batch"]["val_error"].mean(axis=0))
+    np.testing.assert_allclose(lines["none"].get_ydata()[2:], 100 * results["none"]["val_error"][0, 2:])
+    assert "mean of 2 seeds" in lines["batch"].get_label()
+    import matplotlib.pyplot as plt
+
+    plt.close("all")

@@ -1,0 +1,681 @@
+"""Explorers of Part 1: every scaler side by side under outliers and skew, and the Box-Cox / Yeo-Johnson lambda.
+
+* :func:`make_scaler_comparison_explorer`: two features of a bundled dataset (by default breast cancer's
+  ``mean texture``, close to normal, and ``area error``, heavily skewed with real outliers), distorted by
+  three sliders (injected outliers' magnitude and fraction, extra skewness), then passed through every
+  scaler. Each scaler gets a full view and a zoom on the inliers with marginal histograms, in the spirit of
+  scikit-learn's ``plot_all_scaling`` example.
+* :func:`make_lambda_explorer`: one skewed feature through Box-Cox or Yeo-Johnson with a lambda slider: the
+  histogram of the transformed (standardized) data against the normal density, a normal Q-Q plot, and the
+  log-likelihood of lambda with its maximum marked.
+
+The figures are built once; the sliders only change artist data (``set_offsets``, ``set_data``). The pure
+helpers (:func:`load_feature_pair`, :func:`distort_features`, :func:`apply_scaler`, :func:`zoom_window`,
+:func:`standardized_power`, :func:`normal_quantiles`) compute everything drawn, and can be tested alone.
+"""
+
+from __future__ import annotations
+
+import functools
+from statistics import NormalDist
+
+import numpy as np
+
+from normviz import scaling
+from normviz._widgets import Explorer, figure_without_display, using_ipympl
+
+__all__ = [
+    "SCALER_NAMES",
+    "ScalerComparisonExplorer",
+    "LambdaExplorer",
+    "load_feature_pair",
+    "load_feature",
+    "distort_features",
+    "apply_scaler",
+    "zoom_window",
+    "middle_span",
+    "standardized_power",
+    "normal_quantiles",
+    "make_scaler_comparison_explorer",
+    "make_lambda_explorer",
+]
+
+# Okabe-Ito colours (distinguishable with the common colour-vision deficiencies).
+_BLUE, _ORANGE, _GREEN, _VERMILLION, _PURPLE, _BLACK = (
+    "#0072B2",
+    "#E69F00",
+    "#009E73",
+    "#D55E00",
+    "#CC79A7",
+    "#000000",
+)
+_GREY = "#999999"
+
+# Fonts sized for a lecture projector (the notebooks' header uses 12 pt).
+_RC = {
+    "font.size": 12,
+    "axes.titlesize": 13,
+    "axes.labelsize": 12,
+    "xtick.labelsize": 10.5,
+    "ytick.labelsize": 10.5,
+    "legend.fontsize": 11,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
+
+#: The scalers compared, in display order.
+SCALER_NAMES = ("Unscaled", "Min-max", "Z-score", "Robust", "Yeo-Johnson")
+
+_DATASETS = ("breast_cancer", "wine", "diabetes")
+_ZOOM_PERCENTILES = (0.0, 99.0)  # as scikit-learn's example: the zoom leaves out the top 1%
+_HIST_BINS = 30
+
+
+def _rc_context():
+    import matplotlib.pyplot as plt
+
+    return plt.rc_context(_RC)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Pure helpers
+# ----------------------------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=8)
+def _load_dataset(dataset: str):
+    from sklearn import datasets
+
+    if dataset not in _DATASETS:
+        raise ValueError(f"dataset must be one of {_DATASETS} (bundled with scikit-learn), got {dataset!r}")
+    bunch = getattr(datasets, f"load_{dataset}")()
+    return bunch.data, tuple(bunch.feature_names)
+
+
+def load_feature(dataset: str, feature: str) -> np.ndarray:
+    """One feature (column) of a scikit-learn bundled dataset, by name, as a read-only float64 array.
+
+    Examples
+    --------
+    >>> load_feature("breast_cancer", "area error").shape
+    (569,)
+    """
+    data, names = _load_dataset(dataset)
+    if feature not in names:
+        raise ValueError(f"feature must be one of the {dataset} features {list(names)}, got {feature!r}")
+    column = np.array(data[:, names.index(feature)], dtype=np.float64)
+    column.setflags(write=False)
+    return column
+
+
+def load_feature_pair(dataset: str = "breast_cancer", features=("mean texture", "area error")) -> np.ndarray:
+    """Two features of a bundled dataset as an ``(n_samples, 2)`` array.
+
+    Examples
+    --------
+    >>> load_feature_pair().shape
+    (569, 2)
+    """
+    if isinstance(features, str) or len(features) != 2:
+        raise ValueError(f"features must name two features, got {features!r}")
+    return np.column_stack([load_feature(dataset, f) for f in features])
+
+
+def distort_features(X, outlier_magnitude=20.0, outlier_fraction=0.0, skewness=0.0, *, seed=0):
+    r"""Add skew, then outliers, to each feature of ``X`` (deterministically, for a given seed).
+
+    1. Skew: each feature is rescaled to :math:`u \in [0, 1]`, stretched by
+       :math:`(e^{s u} - 1) / (e^{s} - 1)` (the identity for ``s = 0``; larger ``s`` piles the values up at
+       the low end and stretches the high end) and mapped back to its original minimum and maximum.
+    2. Outliers: a fraction of the samples (the first ones of a fixed random order) is moved, in every
+       feature, to ``median + magnitude * IQR * (1 + 0.3 u)`` with a fixed random ``u`` in [0, 1).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    outlier_magnitude : float, default=20.0
+        How far out the outliers lie, in interquartile ranges above the median.
+    outlier_fraction : float, default=0.0
+        Share of samples made outliers, in [0, 0.5].
+    skewness : float, default=0.0
+        The stretch ``s`` >= 0.
+    seed : int, default=0
+
+    Returns
+    -------
+    X_distorted : ndarray of shape (n_samples, n_features)
+    is_outlier : ndarray of bool, shape (n_samples,)
+
+    Examples
+    --------
+    >>> X = np.arange(20.0).reshape(10, 2)
+    >>> Xd, is_outlier = distort_features(X, outlier_magnitude=10.0, outlier_fraction=0.2)
+    >>> int(is_outlier.sum()), bool(np.all(Xd[is_outlier] > X.max()))
+    (2, True)
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {X.shape}")
+    if not 0.0 <= outlier_fraction <= 0.5:
+        raise ValueError(f"outlier_fraction must be in [0, 0.5], got {outlier_fraction!r}")
+    if outlier_magnitude < 0 or skewness < 0:
+        raise ValueError(
+            f"outlier_magnitude and skewness must be >= 0, got {outlier_magnitude!r} and {skewness!r}"
+        )
+    n, d = X.shape
+    low, high = X.min(axis=0), X.max(axis=0)
+    span = np.where(high > low, high - low, 1.0)
+    if skewness > 0:
+        u = (X - low) / span  # (n, d) in [0, 1]
+        X = low + span * np.expm1(skewness * u) / np.expm1(skewness)
+    else:
+        X = X.copy()
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(n)
+    jitter = rng.random((n, d))
+    k = int(round(outlier_fraction * n))
+    is_outlier = np.zeros(n, dtype=bool)
+    is_outlier[order[:k]] = True
+    if k:
+        q1, median, q3 = np.percentile(X, [25, 50, 75], axis=0)
+        iqr = np.where(q3 > q1, q3 - q1, 1.0)
+        X[is_outlier] = median + outlier_magnitude * iqr * (1.0 + 0.3 * jitter[is_outlier])
+    return X, is_outlier
+
+
+def apply_scaler(name: str, X) -> np.ndarray:
+    """``X`` through the scaler called ``name`` (one of :data:`SCALER_NAMES`), with default settings.
+
+    Examples
+    --------
+    >>> apply_scaler("Min-max", np.array([[1.0], [3.0], [2.0]])).ravel()
+    array([0. , 1. , 0.5])
+    """
+    if name == "Unscaled":
+        return np.asarray(X, dtype=np.float64)
+    if name == "Min-max":
+        return scaling.minmax_scale(X)
+    if name == "Z-score":
+        return scaling.scale(X)
+    if name == "Robust":
+        return scaling.robust_scale(X)
+    if name == "Yeo-Johnson":
+        return scaling.power_transform(X, "yeo-johnson")
+    raise ValueError(f"name must be one of {SCALER_NAMES}, got {name!r}")
+
+
+def zoom_window(X_scaled, is_outlier, percentiles=_ZOOM_PERCENTILES) -> np.ndarray:
+    """The zoom's limits per feature: the inliers' percentiles, padded by 5%: ``[[x0, x1], [y0, y1]]``.
+
+    Examples
+    --------
+    >>> zoom_window(np.array([[0.0, 0.0], [1.0, 2.0]]), np.array([False, False]), (0.0, 100.0))
+    array([[-0.05,  1.05],
+           [-0.1 ,  2.1 ]])
+    """
+    inliers = np.asarray(X_scaled)[~np.asarray(is_outlier)]
+    low, high = np.percentile(inliers, percentiles, axis=0)  # (n_features,) each
+    pad = 0.05 * np.where(high > low, high - low, 1.0)
+    return np.column_stack([low - pad, high + pad])
+
+
+def middle_span(X_scaled, is_outlier) -> tuple[np.ndarray, np.ndarray]:
+    """The 1st and 99th percentiles of the real samples (not the injected outliers), per feature.
+
+    Examples
+    --------
+    >>> low, high = middle_span(np.arange(101.0).reshape(-1, 1), np.zeros(101, dtype=bool))
+    >>> float(low[0]), float(high[0])
+    (1.0, 99.0)
+    """
+    low, high = np.percentile(np.asarray(X_scaled)[~np.asarray(is_outlier)], [1, 99], axis=0)
+    return low, high
+
+
+def standardized_power(x, lmbda: float, method: str = "box-cox") -> np.ndarray:
+    """``x`` through Box-Cox or Yeo-Johnson with the given lambda, then z-scored (so shapes compare).
+
+    Examples
+    --------
+    >>> z = standardized_power(np.array([1.0, 10.0, 100.0]), 0.0)
+    >>> np.round(z, 4)
+    array([-1.2247,  0.    ,  1.2247])
+    """
+    transform = scaling.box_cox if method == "box-cox" else scaling.yeo_johnson
+    return scaling.scale(transform(x, lmbda))
+
+
+def normal_quantiles(n: int) -> np.ndarray:
+    """Standard normal quantiles at the plotting positions ``(i - 0.5) / n``: the x-axis of a Q-Q plot.
+
+    Examples
+    --------
+    >>> np.round(normal_quantiles(3), 4)
+    array([-0.9674,  0.    ,  0.9674])
+    """
+    dist = NormalDist()
+    return np.array([dist.inv_cdf((i - 0.5) / n) for i in range(1, n + 1)])
+
+
+def _skewness(z: np.ndarray) -> float:
+    """Sample skewness (the third standardized moment) of z-scored data."""
+    return float(np.mean(z**3))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The scaler-comparison explorer
+# ----------------------------------------------------------------------------------------------------------
+class ScalerComparisonExplorer(Explorer):
+    """Built by :func:`make_scaler_comparison_explorer`.
+
+    Attributes
+    ----------
+    base : ndarray of shape (n_samples, 2)
+        The real data before distortion.
+    data : ndarray of shape (n_samples, 2)
+        The distorted data shown as "Unscaled".
+    is_outlier : ndarray of bool
+        The injected outliers.
+    scaled : dict of str to ndarray
+        Each scaler's output for the current sliders.
+    windows : dict of str to ndarray
+        Each scaler's zoom limits (:func:`zoom_window`).
+    """
+
+    def __init__(self, dataset="breast_cancer", features=("mean texture", "area error"), seed=0):
+        import ipywidgets as widgets
+        import matplotlib.pyplot as plt
+        from matplotlib.ticker import MaxNLocator
+
+        self.features = tuple(features)
+        self.base = load_feature_pair(dataset, self.features)
+        self.dataset = dataset
+        self.seed = seed
+        self._baselines = {}
+        style = {"description_width": "initial"}
+        layout = widgets.Layout(width="340px")
+        # With the inline backend every change re-renders a 20-axes PNG (~0.2 s of CPU): update when the slider
+        # is released rather than at every step of a drag. ipympl repaints asynchronously: update while dragging.
+        continuous = using_ipympl()
+        controls = {
+            "outlier_magnitude": widgets.FloatSlider(
+                value=20.0,
+                min=2.0,
+                max=100.0,
+                step=1.0,
+                description="outlier magnitude (IQRs)",
+                continuous_update=continuous,
+                style=style,
+                layout=layout,
+            ),
+            "outlier_fraction": widgets.FloatSlider(
+                value=0.01,
+                min=0.0,
+                max=0.10,
+                step=0.005,
+                readout_format=".1%",
+                description="outlier fraction",
+                continuous_update=continuous,
+                style=style,
+                layout=layout,
+            ),
+            "skewness": widgets.FloatSlider(
+                value=0.0,
+                min=0.0,
+                max=4.0,
+                step=0.25,
+                description="extra skewness",
+                continuous_update=continuous,
+                style=style,
+                layout=layout,
+            ),
+        }
+        n_cols = len(SCALER_NAMES)
+        a = {}
+        self._axes = {}
+        with figure_without_display(), _rc_context():
+            fig = plt.figure(figsize=(16, 7.6))
+            # Per scaler, three columns: the plot, its right-hand marginal histogram, and a gap for the next
+            # plot's tick labels. Rows: full view, a gap for its tick labels, top marginal, zoom.
+            grid = fig.add_gridspec(
+                4,
+                3 * n_cols,
+                height_ratios=[3.0, 0.55, 0.7, 3.0],
+                width_ratios=[3.0, 0.6, 0.55] * n_cols,
+                left=0.065,
+                right=1.02,
+                top=0.92,
+                bottom=0.08,
+                hspace=0.05,
+                wspace=0.05,
+            )
+            for c, name in enumerate(SCALER_NAMES):
+                full = fig.add_subplot(grid[0, 3 * c : 3 * c + 2])
+                zoom = fig.add_subplot(grid[3, 3 * c])
+                top = fig.add_subplot(grid[2, 3 * c], sharex=zoom)
+                right = fig.add_subplot(grid[3, 3 * c + 1], sharey=zoom)
+                for ax in (full, zoom):
+                    ax.xaxis.set_major_locator(MaxNLocator(3))
+                    ax.yaxis.set_major_locator(MaxNLocator(4))
+                top.axis("off")
+                right.axis("off")
+                full.set_title(name, fontsize=14, fontweight="bold")
+                a[f"{name}/full_inliers"] = full.scatter([], [], s=7, color=_BLUE, alpha=0.55, linewidths=0)
+                a[f"{name}/full_outliers"] = full.scatter(
+                    [], [], s=22, color=_VERMILLION, marker="x", linewidths=1.2
+                )
+                a[f"{name}/zoom_inliers"] = zoom.scatter([], [], s=7, color=_BLUE, alpha=0.55, linewidths=0)
+                a[f"{name}/zoom_outliers"] = zoom.scatter(
+                    [], [], s=22, color=_VERMILLION, marker="x", linewidths=1.2
+                )
+                edges = np.linspace(0.0, 1.0, _HIST_BINS + 1)
+                a[f"{name}/hist_x"] = top.stairs(np.zeros(_HIST_BINS), edges, fill=True, color=_GREY)
+                a[f"{name}/hist_y"] = right.stairs(
+                    np.zeros(_HIST_BINS), edges, fill=True, color=_GREY, orientation="horizontal"
+                )
+                if c == 0:
+                    full.set_ylabel(f"{self.features[1]}\n(full view)")
+                    zoom.set_ylabel(f"{self.features[1]}\n(zoom on inliers)")
+                zoom.set_xlabel(self.features[0])
+                self._axes[name] = {"full": full, "zoom": zoom, "top": top, "right": right}
+            handles = [a[f"{SCALER_NAMES[0]}/full_inliers"], a[f"{SCALER_NAMES[0]}/full_outliers"]]
+            a["legend"] = fig.legend(
+                handles,
+                ["real samples", "injected outliers"],
+                loc="upper right",
+                ncol=2,
+                frameon=False,
+                markerscale=2.0,
+                bbox_to_anchor=(0.99, 1.0),
+            )
+            a["title"] = fig.text(0.01, 0.975, "", fontsize=13, ha="left", va="center")
+        self.artists = a
+        super().__init__(fig, controls, readouts={"summary": widgets.HTML()}, controls_per_row=3)
+        self.update()
+
+    def update(self) -> None:
+        v = self.values()
+        self.data, self.is_outlier = distort_features(
+            self.base, v["outlier_magnitude"], v["outlier_fraction"], v["skewness"], seed=self.seed
+        )
+        inl, out = ~self.is_outlier, self.is_outlier
+        a = self.artists
+        self.scaled, self.windows = {}, {}
+        rows = []
+        for name in SCALER_NAMES:
+            Xs = apply_scaler(name, self.data)
+            window = zoom_window(Xs, self.is_outlier)
+            self.scaled[name], self.windows[name] = Xs, window
+            axes = self._axes[name]
+            a[f"{name}/full_inliers"].set_offsets(Xs[inl])
+            a[f"{name}/full_outliers"].set_offsets(Xs[out])
+            a[f"{name}/zoom_inliers"].set_offsets(Xs[inl])
+            a[f"{name}/zoom_outliers"].set_offsets(Xs[out])
+            low, high = Xs.min(axis=0), Xs.max(axis=0)
+            pad = 0.06 * np.where(high > low, high - low, 1.0)
+            axes["full"].set_xlim(low[0] - pad[0], high[0] + pad[0])
+            axes["full"].set_ylim(low[1] - pad[1], high[1] + pad[1])
+            axes["zoom"].set_xlim(*window[0])
+            axes["zoom"].set_ylim(*window[1])
+            counts_x, edges_x = np.histogram(Xs[:, 0], bins=_HIST_BINS, range=tuple(window[0]))
+            counts_y, edges_y = np.histogram(Xs[:, 1], bins=_HIST_BINS, range=tuple(window[1]))
+            a[f"{name}/hist_x"].set_data(counts_x, edges_x)
+            a[f"{name}/hist_y"].set_data(counts_y, edges_y)
+            axes["top"].set_ylim(0, max(counts_x.max(), 1) * 1.05)
+            axes["right"].set_xlim(0, max(counts_y.max(), 1) * 1.05)
+            # Where the real samples' middle 98% lands, and its width against the same data without injected
+            # outliers: min-max and z-score shrink it as outliers grow, robust scaling keeps it.
+            q_low, q_high = middle_span(Xs, self.is_outlier)
+            base_low, base_high = self._baseline(v["skewness"])[name]
+            kept = (q_high - q_low) / np.where(base_high > base_low, base_high - base_low, 1.0)
+            rows.append((name, q_low, q_high, kept))
+        a["title"].set_text(
+            f"{self.dataset.replace('_', ' ')}: {len(self.base)} samples, "
+            f"{int(self.is_outlier.sum())} injected outliers at {v['outlier_magnitude']:.0f} IQRs, "
+            f"extra skewness {v['skewness']:.2f}"
+        )
+        self._summary(rows)
+
+    def _baseline(self, skewness: float) -> dict:
+        """Each scaler's :func:`middle_span` on the same data without injected outliers (cached per skewness)."""
+        if skewness not in self._baselines:
+            clean, no_outliers = distort_features(self.base, 0.0, 0.0, skewness, seed=self.seed)
+            self._baselines[skewness] = {
+                name: middle_span(apply_scaler(name, clean), no_outliers) for name in SCALER_NAMES
+            }
+        return self._baselines[skewness]
+
+    def _summary(self, rows) -> None:
+        f0, f1 = self.features
+        cell = "<td style='padding:0 12px'>"
+        body = "".join(
+            f"<tr>{cell}<b>{name}</b></td>"
+            f"{cell}[{lo[0]:.3g}, {hi[0]:.3g}]: {kept[0]:.0%}</td>"
+            f"{cell}[{lo[1]:.3g}, {hi[1]:.3g}]: {kept[1]:.0%}</td></tr>"
+            for name, lo, hi, kept in rows
+        )
+        self.readouts["summary"].value = (
+            "<div style='font-size:14px'>Where the real samples' middle 98% (1st to 99th percentile) lands "
+            "after each scaler, and its width as a share of its width without the injected outliers:"
+            f"<table><tr><th></th><th style='padding:0 12px'>{f0}</th><th style='padding:0 12px'>{f1}</th></tr>"
+            f"{body}</table></div>"
+        )
+
+
+def make_scaler_comparison_explorer(
+    dataset: str = "breast_cancer", features=("mean texture", "area error"), *, seed: int = 0
+) -> ScalerComparisonExplorer:
+    """Every scaler side by side on two real features, with sliders for outliers and skew.
+
+    Parameters
+    ----------
+    dataset : {'breast_cancer', 'wine', 'diabetes'}, default='breast_cancer'
+        A scikit-learn bundled dataset (nothing is downloaded).
+    features : pair of str, default=('mean texture', 'area error')
+        The two features: the default pairs a nearly normal one with a skewed one that has real outliers.
+    seed : int, default=0
+        Which samples become the injected outliers.
+
+    Returns
+    -------
+    ScalerComparisonExplorer
+        Controls ``outlier_magnitude``, ``outlier_fraction``, ``skewness``; display it as a cell's last line.
+
+    Examples
+    --------
+    >>> explorer = make_scaler_comparison_explorer()
+    >>> sorted(explorer.controls)
+    ['outlier_fraction', 'outlier_magnitude', 'skewness']
+    >>> int(explorer.is_outlier.sum())  # 1% of the 569 samples, the default
+    6
+    """
+    return ScalerComparisonExplorer(dataset, features, seed)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The lambda explorer
+# ----------------------------------------------------------------------------------------------------------
+_METHOD_OPTIONS = (("Box-Cox", "box-cox"), ("Yeo-Johnson", "yeo-johnson"))
+
+
+class LambdaExplorer(Explorer):
+    """Built by :func:`make_lambda_explorer`.
+
+    Attributes
+    ----------
+    z : ndarray
+        The current transformed, standardized feature (:func:`standardized_power`).
+    ml_lambda : float
+        The maximum-likelihood lambda of the current feature and method (:func:`normviz.scaling.fit_power_lambdas`).
+    """
+
+    def __init__(
+        self,
+        dataset="breast_cancer",
+        features=("area error", "mean area", "worst symmetry", "mean texture"),
+        lmbda=1.0,
+        method="box-cox",
+    ):
+        import ipywidgets as widgets
+        import matplotlib.pyplot as plt
+        from matplotlib.ticker import MaxNLocator
+
+        if isinstance(features, str):
+            features = (features,)
+        self.dataset = dataset
+        self.columns = {f: load_feature(dataset, f) for f in features}
+        if method not in scaling.POWER_METHODS:
+            raise ValueError(f"method must be 'box-cox' or 'yeo-johnson', got {method!r}")
+        self._grid = np.round(np.arange(-3.0, 3.0001, 0.025), 3)
+        self._curves = {}
+        style = {"description_width": "initial"}
+        controls = {
+            "feature": widgets.Dropdown(
+                options=list(features), value=features[0], description="feature", style=style
+            ),
+            "method": widgets.ToggleButtons(
+                options=list(_METHOD_OPTIONS), value=method, description="transform", style=style
+            ),
+            "lmbda": widgets.FloatSlider(
+                value=lmbda,
+                min=-3.0,
+                max=3.0,
+                step=0.05,
+                description="lambda",
+                style=style,
+                layout=widgets.Layout(width="420px"),
+            ),
+        }
+        n = len(next(iter(self.columns.values())))
+        self._quantiles = normal_quantiles(n)
+        a = {}
+        with figure_without_display(), _rc_context():
+            fig, (ax_hist, ax_qq, ax_llf) = plt.subplots(
+                1, 3, figsize=(15, 4.8), gridspec_kw={"wspace": 0.28}
+            )
+            fig.subplots_adjust(left=0.05, right=0.99, top=0.83, bottom=0.14)
+            a["hist"] = ax_hist.stairs(
+                np.zeros(40),
+                np.linspace(-4, 4, 41),
+                fill=True,
+                color=_BLUE,
+                alpha=0.75,
+                label="transformed data",
+            )
+            grid_z = np.linspace(-6, 6, 241)
+            (a["normal_pdf"],) = ax_hist.plot(
+                grid_z,
+                np.exp(-(grid_z**2) / 2) / np.sqrt(2 * np.pi),
+                color=_BLACK,
+                lw=2,
+                label="standard normal",
+            )
+            ax_hist.set_xlabel("transformed value (z-scored)")
+            ax_hist.set_ylabel("density")
+            ax_hist.legend(loc="upper right", frameon=False)
+            a["hist_title"] = ax_hist.set_title("")
+            (a["qq_line"],) = ax_qq.plot([-4, 4], [-4, 4], color=_BLACK, lw=1.5, label="normal: on the line")
+            (a["qq"],) = ax_qq.plot([], [], "o", ms=3.5, color=_BLUE, alpha=0.6, label="data")
+            ax_qq.set_xlabel("normal quantile")
+            ax_qq.set_ylabel("transformed value (z-scored)")
+            ax_qq.set_title("normal Q-Q plot")
+            ax_qq.legend(loc="upper left", frameon=False)
+            (a["llf"],) = ax_llf.plot([], [], color=_BLUE, lw=2)
+            a["ml_line"] = ax_llf.axvline(0.0, color=_VERMILLION, ls="--", lw=1.5, label="maximum likelihood")
+            (a["current"],) = ax_llf.plot([], [], "o", ms=10, color=_ORANGE, label="slider's lambda")
+            ax_llf.set_xlabel("lambda")
+            ax_llf.set_ylabel("log-likelihood")
+            ax_llf.legend(loc="lower right", frameon=False, fontsize=10.5)
+            a["llf_title"] = ax_llf.set_title("")
+            for ax in (ax_hist, ax_qq, ax_llf):
+                ax.xaxis.set_major_locator(MaxNLocator(5))
+                ax.yaxis.set_major_locator(MaxNLocator(5))
+            a["title"] = fig.suptitle("", fontsize=14)
+        self.artists = a
+        self._axes = {"hist": ax_hist, "qq": ax_qq, "llf": ax_llf}
+        super().__init__(fig, controls, readouts={"summary": widgets.HTML()}, controls_per_row=3)
+        self.update()
+
+    def _curve(self, feature: str, method: str):
+        """The log-likelihood on the lambda grid and the maximum-likelihood lambda (computed once each)."""
+        key = (feature, method)
+        if key not in self._curves:
+            x = self.columns[feature]
+            llf = scaling.power_log_likelihood(x, self._grid, method)
+            ml = float(scaling.fit_power_lambdas(x, method)[0])
+            self._curves[key] = (llf, ml, scaling.power_log_likelihood(x, ml, method))
+        return self._curves[key]
+
+    def update(self) -> None:
+        v = self.values()
+        feature, method, lmbda = v["feature"], v["method"], float(v["lmbda"])
+        x = self.columns[feature]
+        llf, ml, llf_max = self._curve(feature, method)
+        self.ml_lambda = ml
+        self.z = z = standardized_power(x, lmbda, method)
+        a = self.artists
+        low, high = float(min(z.min(), -3.5)), float(max(z.max(), 3.5))
+        counts, edges = np.histogram(z, bins=40, range=(low, high), density=True)
+        a["hist"].set_data(counts, edges)
+        ax = self._axes["hist"]
+        ax.set_xlim(low, high)
+        ax.set_ylim(0, max(float(counts.max()), 0.45) * 1.08)
+        skew = _skewness(z)
+        a["hist_title"].set_text(f"histogram, skewness {skew:.2f}")
+        a["qq"].set_data(self._quantiles, np.sort(z))
+        qq_low, qq_high = min(low, self._quantiles[0]), max(high, self._quantiles[-1])
+        a["qq_line"].set_data([qq_low, qq_high], [qq_low, qq_high])
+        self._axes["qq"].set_xlim(self._quantiles[0] - 0.3, self._quantiles[-1] + 0.3)
+        self._axes["qq"].set_ylim(low - 0.3, high + 0.3)
+        current = scaling.power_log_likelihood(x, lmbda, method)
+        a["llf"].set_data(self._grid, llf)
+        a["ml_line"].set_xdata([ml, ml])
+        a["current"].set_data([lmbda], [current])
+        # The y-range follows the slider's point (at least 100 log-likelihood units deep), so the gap between
+        # the current lambda and the maximum stays visible however far the slider is from it.
+        lowest = min(llf_max - 100.0, current)
+        span = llf_max - lowest
+        ax = self._axes["llf"]
+        ax.set_xlim(self._grid[0], self._grid[-1])
+        ax.set_ylim(lowest - 0.1 * span, llf_max + 0.08 * span)
+        a["llf_title"].set_text(f"{llf_max - current:.1f} below the maximum (at {ml:.3f})")
+        name = dict((m, label) for label, m in _METHOD_OPTIONS)[method]
+        a["title"].set_text(f"{name} of '{feature}' ({self.dataset.replace('_', ' ')}), lambda = {lmbda:.2f}")
+        raw_skew = _skewness(scaling.scale(x))
+        self.readouts["summary"].value = (
+            f"<div style='font-size:15px'>Skewness of '{feature}': {raw_skew:.2f} before, {skew:.2f} after "
+            f"lambda = {lmbda:.2f}. Log-likelihood {current:.1f}; its maximum, {llf_max:.1f}, is at lambda = "
+            f"{ml:.3f} (the lambda scikit-learn's PowerTransformer picks). lambda = 1 only shifts the data"
+            f"{'' if method == 'box-cox' else ' (Yeo-Johnson: it is the identity)'}; "
+            f"lambda = 0 is the logarithm{' of x' if method == 'box-cox' else ' of (1 + x) for x >= 0'}.</div>"
+        )
+
+
+def make_lambda_explorer(
+    dataset: str = "breast_cancer",
+    features=("area error", "mean area", "worst symmetry", "mean texture"),
+    *,
+    lmbda: float = 1.0,
+    method: str = "box-cox",
+) -> LambdaExplorer:
+    """A lambda slider for Box-Cox / Yeo-Johnson: transformed histogram, normal Q-Q plot, log-likelihood.
+
+    Parameters
+    ----------
+    dataset : {'breast_cancer', 'wine', 'diabetes'}, default='breast_cancer'
+    features : sequence of str
+        The features offered in the menu; Box-Cox needs them positive.
+    lmbda : float, default=1.0
+        The starting lambda (1 leaves the shape of the data unchanged).
+    method : {'box-cox', 'yeo-johnson'}, default='box-cox'
+
+    Returns
+    -------
+    LambdaExplorer
+        Controls ``feature``, ``method``, ``lmbda``.
+
+    Examples
+    --------
+    >>> explorer = make_lambda_explorer()
+    >>> print(f"{explorer.ml_lambda:.3f}")  # Box-Cox of breast cancer's 'area error'
+    -0.436
+    """
+    return LambdaExplorer(dataset, tuple(features), lmbda, method)

@@ -1,0 +1,198 @@
+# %% [markdown] slideshow={"slide_type": "slide"}
+# # Choosing a normalization: all methods side by side
+#
+# Notebooks 02 to 05 took the normalization layers one at a time. This one puts them next to each other and
+# ends the series with a guide for choosing. After it you can
+#
+# 1. point, on one picture, at the elements that share statistics under each of seven methods;
+# 2. say for each one whether it depends on the batch, whether it behaves differently in `eval()` mode, what it
+#    learns, and what it is used for;
+# 3. read our small-scale reproductions of the two experiments that decide between them: the batch size, and
+#    group norm's number of groups;
+# 4. pick a normalization for a new model and say why.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## One picture: who shares statistics with whom
+#
+# The Group Normalization paper (Wu & He, 2018, Figure 2) drew four methods as a cube: batch `N`, channels `C`,
+# and the spatial positions `H·W` flattened into one axis. Here are the same four, plus the three others of the
+# series. In every panel the orange element is the same one, `(n=1, c=2, h=1, w=1)` of an input of shape
+# `(4, 6, 3, 3)`; the blue elements are those whose values enter its mean and variance (or its mean square, or
+# its sum of squares). The PyTorch call under each panel computes exactly that.
+
+# %% slideshow={"slide_type": "subslide"}
+from normviz.cube import plot_norm_cubes
+
+fig, cubes = plot_norm_cubes(shape=(4, 6, 3, 3), index=(1, 2, 1, 1), num_groups=2, size=3)
+for method, cube in cubes.items():
+    print(f"{method:>20}: {int(cube.mask.sum()):>3} of {cube.mask.size} elements share the statistic")
+
+# %% [markdown]
+# Read the counts against the pictures: batch norm pools one channel over the batch and the positions
+# (4 × 9 = 36 elements); layer and RMS norm pool one whole sample (6 × 9 = 54); instance norm one channel of one
+# sample (9); group norm one group of 3 channels of one sample (27); the channels-last layer norm of transformers
+# and ConvNeXt the 6 channels at one position; local response norm a window of 3 channels at one position.
+# Only the first of the seven reaches across the batch.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## The table
+#
+# The first columns are derived from the same definition as the pictures (`normviz.axes`), so the table cannot
+# disagree with them. The cost column is measured now, on this machine: one forward and backward pass of
+# PyTorch's own implementation on a `(16, 32, 16, 16)` input, on one CPU thread, relative to layer norm. Your
+# numbers will differ; the ordering is what to read.
+
+# %% tags=["nbval-ignore-output"] slideshow={"slide_type": "subslide"}
+from IPython.display import Markdown
+
+from normviz import comparison
+
+costs = comparison.measure_costs(shape=(16, 32, 16, 16))
+rows = comparison.comparison_table(costs)
+Markdown(comparison.render_table(rows))
+
+# %% [markdown]
+# What the measured costs say, and do not say. On a CPU, PyTorch's local response norm (built from a 3-D average
+# pool) is by far the slowest, another reason it is gone. RMS norm saves the mean, but in PyTorch's CPU code it is
+# not faster than layer norm, which has a fused kernel; the saving Zhang & Sennrich report comes from fused GPU
+# implementations (notebook 07 measures it). Batch norm costs little at training time and nothing at inference,
+# where it folds into the preceding convolution (notebook 07 too). What it can cost is *synchronization*: with
+# data parallelism each device sees only its share of the batch.
+
+# %% tags=["nbval-ignore-output"]
+for method, seconds in costs.items():
+    print(f"{method:>20}: {1e3 * seconds:7.3f} ms per forward + backward")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Check the "depends on the batch" column by experiment
+#
+# Replace every sample of a batch except the first, and measure how much the first sample's output moves. The
+# column predicts which methods move it.
+
+# %%
+for method in normviz.axes.METHODS:
+    change = comparison.measure_batch_dependence(method)
+    predicted = "yes" if comparison.depends_on_batch(method) else "no"
+    print(f"{method:>20}: sample 0's output moved by {change:.2e}   (table: depends on the batch = {predicted})")
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## The two experiments that decide
+#
+# **Left**: the batch-size sweep of notebook 04, now with every method that fits a fully connected network:
+# an MLP (64-128-128-10, ReLU, SGD with momentum, learning rate scaled with √batch, 5 epochs) on the digits, 3
+# seeds for the solid curves (the band is their range), 1 seed for RMS and local response norm (dashed). Instance
+# norm is absent: a feature of an MLP has no positions to normalize over. **Right**: group norm's number of
+# groups in the small CNN of the series (two blocks of 32 channels), from G=1 (one group: layer-norm-like) to
+# G=32 (one channel per group: instance-norm-like), with batch norm as the dashed reference. All runs come from
+# the cache shipped with the package (`normviz.experiments`).
+
+# %% slideshow={"slide_type": "subslide"}
+fig, lines = comparison.plot_sweeps_overview()
+
+# %% [markdown]
+# The numbers behind the curves (validation error in %, mean over the seeds):
+
+# %%
+from normviz import experiments
+
+batch_summary = comparison.summarize_sweep(experiments.load_sweep("batch_size"), "batch_size")
+for norm, s in batch_summary.items():
+    cells = "  ".join(f"bs {int(b):>2}: {100 * e:5.1f}" for b, e in zip(s["x"], s["mean"], strict=True))
+    print(f"{norm:>6}  {cells}")
+groups_runs = experiments.load_sweep("groups")
+group_summary = comparison.summarize_sweep([r for r in groups_runs if r["config"]["norm"] == "group"], "num_groups")
+print("group norm, CNN:", "  ".join(f"G={int(g)}: {100 * e:.1f}" for g, e in zip(group_summary["group"]["x"], group_summary["group"]["mean"], strict=True)))
+bn_cnn = np.mean([r["final_val_error"] for r in groups_runs if r["config"]["norm"] == "batch"])
+print(f"batch norm, CNN, batch 32: {100 * bn_cnn:.1f}")
+
+# %% [markdown]
+# RESULTS_PROSE
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## A decision guide
+#
+# The same conclusions as a table you can come back to. The rows are data in the package
+# (`comparison.DECISION_GUIDE`); `comparison.recommend_normalization` walks them for one situation.
+
+# %% slideshow={"slide_type": "subslide"}
+Markdown(comparison.render_decision_guide())
+
+# %%
+situations = [
+    {"architecture": "cnn", "batch_per_device": 64},
+    {"architecture": "cnn", "batch_per_device": 2, "task": "segmentation"},
+    {"architecture": "mlp", "batch_per_device": 1},
+    {"architecture": "transformer"},
+    {"architecture": "transformer", "task": "language_model"},
+    {"architecture": "cnn", "task": "style_transfer"},
+]
+for situation in situations:
+    row = comparison.recommend_normalization(**situation)
+    print(f"{str(situation):<68} -> {row.choose}")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# Three rules of thumb hold the table together:
+#
+# 1. **Does one sample's output depend on the others?** Only batch norm's does. That is its strength (a
+#    regularizing noise, statistics from many values) and the source of all its trouble: small batches, the
+#    difference between `train()` and `eval()`, synchronization across devices, leakage between samples.
+# 2. **Which axis carries meaning?** Normalize over the axes whose scale carries no information: the contrast
+#    of an image in style transfer (instance norm), a token's overall magnitude in a transformer (layer norm and
+#    RMS norm), the features of one sample when the batch is too small (group norm).
+# 3. **Measure before you believe.** Every claim in this series was checked on a small CPU experiment, and
+#    several only reproduced weakly at that scale. A normalization layer is a hypothesis about your data.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Conclusion of the series
+#
+# * **Feature scaling** (01): min-max, z-score, robust and power transforms put the *inputs* on a common scale;
+#   fit them on the training split only.
+# * **Batch norm** (02): normalizes each channel over the batch and the positions; it trains faster at higher
+#   learning rates, and carries running statistics into `eval()` mode. Its original motivation, internal
+#   covariate shift, was later questioned (Santurkar et al., 2018): it smooths the loss landscape.
+# * **Layer norm** (03): normalizes each sample over its features: no batch dependence, identical at training and
+#   test time; the normalization of RNNs and transformers.
+# * **Group norm** (04): normalizes each sample over groups of channels; flat across batch sizes. Instance norm
+#   is its one-channel-per-group case.
+# * **Local response norm** (05): AlexNet's division by the energy of neighbouring channels; historical.
+# * **Beyond** (07): RMS norm, weight normalization, batch renormalization, synchronized batch norm, folding
+#   batch norm into a convolution.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## References of the series
+#
+# **Papers**
+#
+# 1. G. E. P. Box, D. R. Cox. *An Analysis of Transformations.* Journal of the Royal Statistical Society B 26(2),
+#    1964 (the Box-Cox transform).
+# 2. I.-K. Yeo, R. A. Johnson. *A New Family of Power Transformations to Improve Normality or Symmetry.*
+#    Biometrika 87(4), 2000.
+# 3. A. Krizhevsky, I. Sutskever, G. E. Hinton. *ImageNet Classification with Deep Convolutional Neural
+#    Networks.* NeurIPS 2012 (local response normalization, section 3.3).
+# 4. K. Simonyan, A. Zisserman. *Very Deep Convolutional Networks for Large-Scale Image Recognition.* ICLR 2015,
+#    arXiv:1409.1556.
+# 5. S. Ioffe, C. Szegedy. *Batch Normalization: Accelerating Deep Network Training by Reducing Internal
+#    Covariate Shift.* ICML 2015, arXiv:1502.03167.
+# 6. J. L. Ba, J. R. Kiros, G. E. Hinton. *Layer Normalization.* arXiv:1607.06450, 2016.
+# 7. T. Salimans, D. P. Kingma. *Weight Normalization: A Simple Reparameterization to Accelerate Training of
+#    Deep Neural Networks.* NeurIPS 2016, arXiv:1602.07868.
+# 8. D. Ulyanov, A. Vedaldi, V. Lempitsky. *Instance Normalization: The Missing Ingredient for Fast
+#    Stylization.* arXiv:1607.08022, 2016.
+# 9. S. Ioffe. *Batch Renormalization: Towards Reducing Minibatch Dependence in Batch-Normalized Models.*
+#    NeurIPS 2017, arXiv:1702.03275.
+# 10. Y. Wu, K. He. *Group Normalization.* ECCV 2018, arXiv:1803.08494.
+# 11. S. Santurkar, D. Tsipras, A. Ilyas, A. Madry. *How Does Batch Normalization Help Optimization?*
+#     NeurIPS 2018, arXiv:1805.11604.
+# 12. B. Zhang, R. Sennrich. *Root Mean Square Layer Normalization.* NeurIPS 2019, arXiv:1910.07467.
+# 13. Z. Liu, H. Mao, C.-Y. Wu, C. Feichtenhofer, T. Darrell, S. Xie. *A ConvNet for the 2020s.* CVPR 2022,
+#     arXiv:2201.03545 (ConvNeXt, channels-last layer norm).
+#
+# **Documentation**
+#
+# 14. scikit-learn user guide, *Preprocessing data* (`StandardScaler`, `MinMaxScaler`, `RobustScaler`,
+#     `PowerTransformer`), and the example *Compare the effect of different scalers on data with outliers*.
+# 15. PyTorch documentation, *Normalization layers* (`torch.nn.BatchNorm2d`, `LayerNorm`, `GroupNorm`,
+#     `InstanceNorm2d`, `LocalResponseNorm`, `RMSNorm`, `SyncBatchNorm`) and `torch.nn.functional`.
+#
+# **Teaching material this series set out to match**: the d2l.ai chapter on batch normalization, CS231n's
+# assignment 2, and A. Karpathy's *makemore* lectures (parts 3 and 4).

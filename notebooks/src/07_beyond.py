@@ -1,0 +1,475 @@
+# %% [markdown] slideshow={"slide_type": "slide"}
+# # 07 · Beyond the classic layers
+#
+# Batch, layer, group and instance norm cover most networks, but practice has moved on in several directions.
+# This notebook takes six of them, each short and runnable:
+#
+# 1. **RMSNorm**: layer norm without the mean, in most of today's large language models;
+# 2. **weight normalization**: normalize the *weights* instead of the activations;
+# 3. **batch renormalization**: batch norm that behaves better with small batches;
+# 4. **synchronized batch norm**: batch statistics when the batch is split across processes, run for real on
+#    `torch.distributed`;
+# 5. **folding batch norm into a convolution** for inference, and when that is wrong;
+# 6. **"noisy" batch norm**: an experiment that tells us what batch norm's success is *not* due to.
+#
+# It assumes notebooks 02 (batch norm) and 03 (layer norm). Every section ends with a check you can re-run.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 1 · RMSNorm: layer norm without re-centering
+#
+# Layer norm (notebook 03) subtracts each sample's mean and divides by its standard deviation. Zhang & Sennrich
+# (2019) asked whether both steps are needed and kept only the rescaling: for each sample $x \in \mathbb{R}^d$,
+#
+# $$\mathrm{RMS}(x) = \sqrt{\tfrac{1}{d}\textstyle\sum_{i=1}^{d} x_i^2 + \epsilon}, \qquad
+#   y_i = \frac{x_i}{\mathrm{RMS}(x)}\, g_i .$$
+#
+# No mean is computed, nothing is subtracted, and there is no bias $\beta$. They found accuracy comparable to
+# layer norm's and running times 7% to 64% lower on their GPU models. LLaMA, T5 and most current large
+# language models use it.
+#
+# From scratch, on four "tokens" of width 8, deliberately off-centre:
+
+# %%
+x = torch.randn(4, 8) * 2 + 1.5  # (tokens, hidden)
+
+rms = x.pow(2).mean(dim=-1, keepdim=True).add(1e-6).sqrt()  # (tokens, 1): one RMS per token
+y_scratch = x / rms
+
+y_package = normviz.functional.rms_norm(x, (8,), eps=1e-6)
+y_torch = torch.nn.functional.rms_norm(x, (8,), eps=1e-6)
+print("from scratch vs normviz:", torch.allclose(y_scratch, y_package, atol=1e-6))
+print("from scratch vs torch:  ", torch.allclose(y_scratch, y_torch, atol=1e-6))
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# **Check what you just did.** After RMSNorm each token has root mean square 1, but its mean is *not* 0; after
+# layer norm it has mean 0 and standard deviation 1:
+
+# %%
+y_ln = torch.nn.functional.layer_norm(x, (8,))
+for name, y in (("RMSNorm", y_scratch), ("LayerNorm", y_ln)):
+    # (+ 0.0 turns a rounded -0.0 into 0.0)
+    print(f"{name:>9}: mean per token {y.mean(-1).numpy().round(3) + 0.0}   "
+          f"RMS per token {y.pow(2).mean(-1).sqrt().numpy().round(3)}")
+
+# %% [markdown]
+# The two agree exactly when a token's mean is already 0, because then the RMS *is* the standard deviation.
+# And they differ in what they ignore: both are unchanged when a token is multiplied by a constant, but only
+# layer norm is unchanged when a constant is added to it.
+
+# %%
+centred = x - x.mean(dim=-1, keepdim=True)
+print("centred tokens, RMSNorm == LayerNorm:",
+      torch.allclose(normviz.functional.rms_norm(centred, (8,), eps=1e-5),
+                     torch.nn.functional.layer_norm(centred, (8,), eps=1e-5), atol=1e-5))
+for change, x2 in (("x * 5", x * 5), ("x + 3", x + 3)):
+    rms_same = torch.allclose(normviz.functional.rms_norm(x2, (8,), eps=1e-6), y_scratch, atol=1e-5)
+    ln_same = torch.allclose(torch.nn.functional.layer_norm(x2, (8,)), y_ln, atol=1e-4)
+    print(f"{change}: RMSNorm output unchanged: {rms_same!s:<5}   LayerNorm output unchanged: {ln_same}")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Is it cheaper?
+#
+# RMSNorm makes one pass over the token (the mean of squares) where layer norm makes two (the mean, then the
+# variance around it), and it has no bias to add. The cell below times both, best of 5, on one CPU thread, on
+# 1,024 tokens of width 1,024 (for example a batch of 4 sequences of 256 tokens): forward only, and forward plus
+# backward. Timings depend on the machine, so this cell's output is not compared by the tests; read the ratios.
+
+# %% tags=["nbval-ignore-output"]
+from normviz.modern import measure_norm_cost
+
+print(f"{'':>26}{'forward':>12}{'fwd + bwd':>12}   (ms, best of 5)")
+rows = {}
+for backward in (False, True):
+    for r in measure_norm_cost((1024, 1024), repeats=5, backward=backward):
+        rows.setdefault((r["norm"], r["impl"]), []).append(r["ms"])
+for (norm, impl), (fwd, both) in rows.items():
+    print(f"{norm + ' norm, ' + impl:>26}{fwd:12.2f}{both:12.2f}")
+for impl in ("normviz", "torch"):
+    ratio = rows[("rms", impl)][0] / rows[("layer", impl)][0]
+    print(f"{impl}: RMSNorm forward takes {ratio:.2f} x the time of LayerNorm")
+
+# %% [markdown]
+# Compare like with like. `normviz`'s two functions are written the same way (plain tensor operations, one
+# kernel per step), and there RMSNorm saves the mean's pass and is the faster of the two. PyTorch's CPU layer norm is one fused kernel, while `F.rms_norm` on the CPU is still assembled from
+# several operations, so there layer norm usually wins. The savings reported in the paper, and those that made it
+# the default of large language models, come from fused GPU kernels, where a norm's cost is the passes it makes
+# over memory. The benchmark `benchmarks/bench_beyond.py` repeats this at several sizes.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 2 · Weight normalization: normalize the weights, not the activations
+#
+# Salimans & Kingma (2016) write each output unit's weight vector as a direction times a length:
+#
+# $$w = g\, \frac{v}{\lVert v \rVert}, \qquad \lVert w \rVert = |g| \text{ whatever } v \text{ is.}$$
+#
+# Nothing here depends on the batch: there are no batch statistics, no running averages, and no train/eval
+# difference. The length $g$ and the direction $v$ become separate parameters that gradient descent updates
+# separately. PyTorch provides it as `torch.nn.utils.parametrizations.weight_norm`; here it is from scratch,
+# checked against PyTorch's on a linear layer:
+
+# %%
+from normviz.modern import WeightNormLinear, weight_norm
+
+torch.manual_seed(0)
+linear = torch.nn.utils.parametrizations.weight_norm(torch.nn.Linear(5, 3))  # PyTorch's, dim=0: per output unit
+g = linear.parametrizations.weight.original0.detach()  # (3, 1): lengths
+v = linear.parametrizations.weight.original1.detach()  # (3, 5): directions
+
+w_scratch = g * v / v.norm(dim=1, keepdim=True)
+print("from scratch vs torch:  ", torch.allclose(w_scratch, linear.weight, atol=1e-7))
+print("normviz vs torch:       ", torch.allclose(weight_norm(v, g, dim=0), linear.weight, atol=1e-7))
+print("row lengths of w:", w_scratch.norm(dim=1).numpy().round(4), "  |g|:", g.abs().squeeze(1).numpy().round(4))
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# `normviz.modern.WeightNormLinear` is a drop-in linear layer with parameters `weight_g`, `weight_v`, `bias`.
+# Its outputs and all three gradients match PyTorch's parametrization. One property worth seeing: the gradient
+# with respect to $v$ is orthogonal to $v$ (the loss cannot change by stretching $v$, which leaves $w$ unchanged).
+
+# %%
+ours = WeightNormLinear(5, 3)
+with torch.no_grad():
+    ours.weight_g.copy_(g)
+    ours.weight_v.copy_(v)
+    ours.bias.copy_(linear.bias)
+inputs = torch.randn(16, 5)
+ours(inputs).pow(2).sum().backward()
+linear(inputs).pow(2).sum().backward()
+theirs = linear.parametrizations.weight
+print("outputs equal:       ", torch.allclose(ours(inputs), linear(inputs), atol=1e-6))
+print("gradients equal (g, v, bias):",
+      torch.allclose(ours.weight_g.grad, theirs.original0.grad, atol=1e-5),
+      torch.allclose(ours.weight_v.grad, theirs.original1.grad, atol=1e-5),
+      torch.allclose(ours.bias.grad, linear.bias.grad, atol=1e-5))
+print("v . grad_v per unit: ", (ours.weight_v * ours.weight_v.grad).sum(dim=1).detach().abs().max().item() < 1e-4)
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 3 · Batch renormalization: small batches without the train/eval gap
+#
+# Notebook 04 showed batch norm failing at small batches. Part of the failure is a *mismatch*: in training each
+# unit is normalized with the statistics of its batch ($\mu_B$, $\sigma_B$), at inference with the running
+# averages ($\mu$, $\sigma$), and with two samples per batch the two differ a lot. Ioffe (2017) corrects the
+# training output towards the running statistics:
+#
+# $$\hat x = \frac{x - \mu_B}{\sigma_B}\, r + d, \qquad
+#   r = \mathrm{clip}_{[1/r_{max},\, r_{max}]}\Big(\frac{\sigma_B}{\sigma}\Big), \qquad
+#   d = \mathrm{clip}_{[-d_{max},\, d_{max}]}\Big(\frac{\mu_B - \mu}{\sigma}\Big),$$
+#
+# where $r$ and $d$ are treated as **constants** by backpropagation. Without clipping the algebra collapses to
+# $\hat x = (x - \mu)/\sigma$: the training output *is* the inference output, while the gradient still flows
+# through the batch statistics as in batch norm. The clipping (the paper's $r_{max} = 3$, $d_{max} = 5$, reached
+# gradually after starting from 1 and 0) protects against running averages that are still poor. With
+# $r_{max} = 1$, $d_{max} = 0$ it is batch norm exactly.
+
+# %%
+from normviz.modern import batch_renorm
+
+torch.manual_seed(0)
+x = torch.randn(4, 3, dtype=torch.float64) * 2 + 1  # a batch of 4, 3 units
+running_mean = torch.tensor([0.5, 1.0, 1.5], dtype=torch.float64)
+running_var = torch.tensor([4.0, 3.0, 5.0], dtype=torch.float64)
+eps = 1e-5
+
+mu_B, var_B = x.mean(0), x.var(0, unbiased=False)
+sigma_B, sigma = (var_B + eps).sqrt(), (running_var + eps).sqrt()
+r = (sigma_B / sigma).clamp(1 / 3, 3)
+d = ((mu_B - running_mean) / sigma).clamp(-5, 5)
+x_hat = (x - mu_B) / sigma_B * r + d
+
+y_package = batch_renorm(x, running_mean.clone(), running_var.clone(), training=True, rmax=3, dmax=5)
+inference = (x - running_mean) / sigma
+print("r =", r.numpy().round(3), "  d =", d.numpy().round(3))
+print("from scratch vs normviz:                ", torch.allclose(x_hat, y_package))
+print("training output == inference output:    ", torch.allclose(x_hat, inference))
+bn = torch.nn.functional.batch_norm(x, None, None, training=True)
+print("rmax=1, dmax=0 gives batch norm exactly:",
+      torch.allclose(batch_renorm(x, running_mean.clone(), running_var.clone(), training=True, rmax=1, dmax=0), bn))
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Compared on small batches
+#
+# Now the three contenders on the batch-size experiment of notebook 04: the digits MLP (64-128-128-10, ReLU, SGD
+# with momentum 0.9, learning rate $0.05\sqrt{\text{batch}/32}$), trained live for 2 epochs at batch sizes 2, 8
+# and 32, one seed. Batch renorm ramps its limits from (1, 0) to (3, 5) over the first epoch (our shortened version
+# of the paper's schedule) and uses a running-average momentum of 0.01. Weight norm replaces every linear layer
+# and has no normalization layer at all. Validation error is measured in eval mode, as it would be deployed.
+
+# %%
+from normviz.modern import compare_small_batches, plot_small_batch_comparison
+
+small = compare_small_batches(("batch", "batch_renorm", "weight_norm"), (2, 8, 32), epochs=2, seed=0)
+print(f"{'validation error':>20}" + "".join(f"{f'batch {bs}':>11}" for bs in (2, 8, 32)))
+for norm, by_batch in small.items():
+    print(f"{norm:>20}" + "".join(f"{100 * by_batch[bs]['val_error']:10.1f}%" for bs in (2, 8, 32)))
+fig, ax = plt.subplots(figsize=(7.5, 4))
+plot_small_batch_comparison(small, ax=ax)
+ax.set_title("digits MLP, 2 epochs, one seed")
+ax.set_ylim(0, None);
+
+# %% [markdown]
+# At batch 32 the three are close. At batch 2 batch norm's error is many times higher, and batch renorm removes
+# a large part of the gap; weight norm, which never looks at the batch, barely moves. How much of batch norm's
+# error is the train/eval mismatch? Evaluate the same networks in *train* mode, each validation batch normalized
+# with its own statistics, as in training:
+
+# %%
+for norm in ("batch", "batch_renorm"):
+    r2 = small[norm][2]
+    print(f"{norm:>13}, batch 2: eval mode {100 * r2['val_error']:.1f}%, "
+          f"train mode (batches of 2) {100 * r2['val_error_train_mode']:.1f}%")
+
+# %% [markdown]
+# Batch norm is bad in both modes at batch 2: statistics of two samples are so noisy that the network trains
+# poorly in the first place, not only that its running averages mismatch. Batch renorm's two numbers are close,
+# as its construction promises. This is one seed and two epochs on a small problem: it shows the direction of the
+# effects, not their size on ImageNet (where the paper trained with batches of 4 per replica and closed a large part of
+# the gap). Group and layer norm (notebooks 04 and 06) are the other answer to small batches.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 4 · Data parallelism: per-replica vs synchronized batch statistics
+#
+# Large networks are trained **data-parallel**: $P$ processes (usually one per GPU) each hold a copy of the
+# model, each takes its share of the global batch, and after the backward pass they average their gradients
+# with an `all_reduce`, so all copies take the same step. A plain `BatchNorm` layer inside each copy only sees its
+# own share: with a global batch of 64 on 32 GPUs, batch norm normalizes with the statistics of **2 samples**.
+# That is exactly the small-batch failure above, whatever the global batch size.
+#
+# **Synchronized batch norm** pools the statistics over all processes. Sums can be pooled by adding them:
+#
+# $$\mu = \frac{\sum_p S_p}{\sum_p n_p}, \qquad \sigma^2 = \frac{\sum_p Q_p}{\sum_p n_p}
+#   \qquad (S_p = \textstyle\sum x, \ n_p = \text{count}, \ Q_p = \sum (x - \mu)^2 \text{ on process } p),$$
+#
+# each sum obtained with one `all_reduce`. Here it is in one process, with a batch of 8 split between two
+# pretend replicas:
+
+# %%
+torch.manual_seed(0)
+batch = torch.randn(8, 3) * torch.tensor([1.0, 2.0, 0.5]) + 3  # (N, C): the global batch
+replicas = batch.chunk(2)  # each replica's share, (4, C)
+
+for p, rep in enumerate(replicas):
+    print(f"replica {p} mean:      ", rep.mean(0).numpy().round(3))
+sums = sum(rep.sum(0) for rep in replicas)  # all_reduce(SUM) of S_p
+count = sum(len(rep) for rep in replicas)  # all_reduce(SUM) of n_p
+mean = sums / count
+squares = sum(((rep - mean) ** 2).sum(0) for rep in replicas)  # all_reduce(SUM) of Q_p
+print("pooled mean:         ", mean.numpy().round(3), "  whole batch:", batch.mean(0).numpy().round(3))
+print("pooled var == whole: ", torch.allclose(squares / count, batch.var(0, unbiased=False)))
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# We sum squared deviations from the *pooled* mean in a second `all_reduce` rather than sums of squares in the
+# first: $\mathrm{E}[x^2] - \mathrm{E}[x]^2$ loses every digit when the mean is large compared with the spread
+# (notebook 02). The backward pass needs pooling too: the gradient of batch norm with respect to each input,
+#
+# $$\frac{\partial L}{\partial x_i} = \frac{\gamma}{\sigma}\Big(\frac{\partial L}{\partial y_i}
+#   - \mathrm{mean}\big(\tfrac{\partial L}{\partial y}\big) - \hat x_i\, \mathrm{mean}\big(\tfrac{\partial L}
+#   {\partial y} \hat x\big)\Big),$$
+#
+# contains two means over the *whole* batch, because every input moved the shared mean and variance; one more
+# `all_reduce` of their sums provides them. `normviz.distributed.SyncBatchNorm` does exactly this in a
+# `torch.autograd.Function` (about 40 lines, worth reading).
+#
+# ### Run it for real
+#
+# `run_data_parallel_demo` starts two CPU processes joined by a `torch.distributed` process group (backend
+# `gloo`, address 127.0.0.1, a free port), each with 4 samples of an 8-sample float64 batch. It compares
+# per-replica batch norm and synchronized batch norm with single-process batch norm on the whole batch. Then each
+# process trains the digits MLP with **2 samples per process** (global batch 4) for one epoch, once with plain
+# `BatchNorm1d` and once converted with `convert_sync_batchnorm`. The worker function lives in the package
+# because `torch.multiprocessing.spawn` must import it in the new processes; a function defined in a notebook
+# cannot be spawned.
+
+# %%
+from normviz.distributed import format_demo_report, run_data_parallel_demo
+
+demo = run_data_parallel_demo(world_size=2, per_replica_batch=2, epochs=1, seed=0)
+print(format_demo_report(demo))
+
+# %% tags=["nbval-ignore-output"]
+print(f"wall time, starting the two processes included: {demo['wall_seconds']:.1f} s")
+
+# %% [markdown]
+# Read the report from the top. Each process's channel means differ from the global ones, so per-replica batch
+# norm gives outputs that differ from whole-batch batch norm; synchronized batch norm agrees with it to within
+# $10^{-6}$, outputs and all three gradients (the tests check this for 2 and 3 processes). In training, the two
+# networks differ in one thing only, which statistics their batch-norm layers use, and per-replica statistics
+# of two samples give the high error of batch norm at batch 2 above, while synchronized statistics over the
+# global batch of 4 give a much lower one. Two processes on one CPU are a model of the real situation: the
+# communication that is almost free here costs time across GPUs and machines, which is why synchronized batch
+# norm is used when per-device batches are small (detection, segmentation), and plain batch norm otherwise.
+#
+# The same code runs on several machines under `torchrun`, which starts one process per device and sets
+# `RANK`, `WORLD_SIZE`, `MASTER_ADDR` and `MASTER_PORT` for each:
+#
+# ```bash
+# torchrun --standalone --nproc_per_node=2 -m normviz.distributed              # one machine, 2 processes
+# torchrun --nnodes=2 --nproc_per_node=2 --node_rank=0 --master_addr=10.0.0.1 --master_port=29500 \
+#     -m normviz.distributed --per-replica-batch 2 --epochs 1                  # run on each machine (node_rank 0, 1)
+# ```
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 5 · Folding batch norm into the convolution before it
+#
+# At inference batch norm uses fixed running statistics, so it is a fixed per-channel affine map,
+# $y = s\,(z - \mu) + \beta$ with $s = \gamma / \sqrt{\sigma^2 + \epsilon}$. The convolution before it is
+# affine too, $z = W * x + b$. Two affine maps compose into one convolution:
+#
+# $$W' = s \cdot W \ \text{(output channel } c \text{ scaled by } s_c), \qquad b' = s\,(b - \mu) + \beta .$$
+#
+# Deployment tools do this to save a pass over the activations. Note the conv bias $b$ in $b'$: forgetting it is a
+# classic bug (a conv followed by batch norm is usually built with `bias=False`, so the bug hides until it isn't).
+
+# %%
+from normviz.folding import fold_batch_norm
+
+torch.manual_seed(0)
+conv = torch.nn.Conv2d(3, 8, kernel_size=3, padding=1, bias=True)
+bn = torch.nn.BatchNorm2d(8)
+with torch.no_grad():
+    bn.weight.uniform_(0.5, 2.0)
+    bn.bias.uniform_(-1.0, 1.0)
+    for _ in range(20):  # train-mode passes give bn non-trivial running statistics
+        bn(conv(torch.randn(16, 3, 6, 6) * 2 + 1))
+conv.eval()  # torch.nn.utils.fusion.fuse_conv_bn_eval insists that both are in eval mode
+bn.eval()
+
+s = bn.weight / torch.sqrt(bn.running_var + bn.eps)  # (8,): one scale per output channel
+w_folded = conv.weight * s.view(-1, 1, 1, 1)  # (8, 3, 3, 3): scale each output channel's filter
+b_folded = (conv.bias - bn.running_mean) * s + bn.bias
+
+images = torch.randn(4, 3, 6, 6)
+with torch.no_grad():
+    reference = bn(conv(images))
+    scratch = torch.nn.functional.conv2d(images, w_folded, b_folded, padding=1)
+    package = fold_batch_norm(conv, bn)(images)
+    fused = torch.nn.utils.fusion.fuse_conv_bn_eval(conv, bn)(images)
+    no_bias = torch.nn.functional.conv2d(images, w_folded, -bn.running_mean * s + bn.bias, padding=1)
+
+
+def max_diff(a, b):
+    diff = (a - b).abs().max().item()
+    return "below 1e-5" if diff < 1e-5 else f"{diff:.3f}"
+
+
+print("eval mode, from scratch vs conv + BN:", max_diff(scratch, reference))
+print("eval mode, normviz vs conv + BN:     ", max_diff(package, reference))
+print("eval mode, torch's fuse vs conv + BN:", max_diff(fused, reference))
+print("conv bias forgotten:                 ", max_diff(no_bias, reference))
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# In **training** mode batch norm normalizes with the statistics of the batch in front of it, which no fixed
+# convolution can know. The folded layer is then wrong (and fold only a model you have switched to `eval()`):
+
+# %%
+bn.train()
+with torch.no_grad():
+    train_mode = bn(conv(images))
+bn.eval()
+print("training mode, folded vs conv + BN:  ", max_diff(package, train_mode))
+
+# %% [markdown]
+# For a whole model, `fold_batch_norms` copies it, folds every batch norm that directly follows a convolution or
+# a linear layer, and replaces it with `nn.Identity`. On the digits CNN of the series:
+
+# %%
+from normviz.data import load_digits_split
+from normviz.folding import fold_batch_norms
+from normviz.models import make_cnn
+
+torch.manual_seed(0)
+X_train, y_train, X_val, y_val = load_digits_split()
+cnn = make_cnn("batch")
+with torch.no_grad():
+    for start in range(0, 512, 32):  # a few train-mode passes: running statistics from real data
+        cnn(X_train[start : start + 32])
+cnn.eval()
+folded = fold_batch_norms(cnn)
+
+
+def count_bn(model):
+    return sum("BatchNorm" in type(m).__name__ for m in model.modules())
+
+
+with torch.no_grad():
+    print(f"batch-norm layers: {count_bn(cnn)} before, {count_bn(folded)} after folding")
+    print("max |logit difference| on the validation set:", max_diff(folded(X_val), cnn(X_val)))
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 6 · "Noisy" batch norm: is it really about covariate shift?
+#
+# Ioffe & Szegedy motivated batch norm by *internal covariate shift*: each layer's input distribution keeps
+# changing as the layers below learn, and batch norm was meant to hold it still. Santurkar et al. (2018) tested
+# that explanation by doing the opposite: they added noise **after** batch norm, with a non-zero mean and a
+# non-unit variance that change at every step, so that each layer's input distribution moves *more* than without
+# any normalization. `normviz.modern.NoisyBatchNorm1d` does this: batch norm, then per unit a noise mean drawn from
+# $U(-1, 1)$ and a noise standard deviation from $U(0, 1)$ at every step, and i.i.d. Gaussian noise with those
+# parameters on every activation. Check what it does to one batch at three consecutive steps:
+
+# %%
+from normviz.modern import NoisyBatchNorm1d
+
+torch.manual_seed(0)
+noisy = NoisyBatchNorm1d(3)
+features = torch.randn(256, 3) * 4 + 2
+for step in range(3):
+    out = noisy(features)
+    print(f"step {step}: per-unit mean {out.mean(0).detach().numpy().round(2)}, "
+          f"std {out.std(0).detach().numpy().round(2)}")
+print("plain batch norm:  per-unit mean", torch.nn.functional.batch_norm(features, None, None, training=True)
+      .mean(0).numpy().round(2) + 0.0)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# Now train the deep sigmoid MLP of notebook 02 (six layers of 64 sigmoid units, plain SGD, batch 32, learning
+# rate 0.5, 3 epochs, one seed) three ways. "Input shift" measures how much the mean input of each unit of the
+# last layer moves from step to step during training (see `normviz.batchnorm_demos.noisy_bn_experiment`).
+
+# %%
+from normviz import batchnorm_demos
+
+santurkar = batchnorm_demos.noisy_bn_experiment(seeds=(0,), epochs=3)
+for name, label in (("none", "no normalization"), ("batch", "batch norm"), ("noisy", "noisy batch norm")):
+    run = santurkar[name]
+    print(f"{label:>17}: validation error {100 * run['mean']:5.1f}%   input shift {run['input_shift']:.3f}")
+
+# %% [markdown]
+# The noisy network's layer inputs move much more than the plain batch-norm network's, yet it trains to an error
+# far below the unnormalized network's, which stays near chance. So holding the input distribution still is not
+# what makes batch norm work here. Santurkar et al. argue instead that batch norm makes the loss surface smoother
+# (the loss and its gradient change less along a step), which allows larger steps; that part needs measurements
+# along training that we do not reproduce here. One seed of a small network separates "trains" from "does not",
+# not one percent from another.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Summary
+#
+# * **RMSNorm** divides each token by its root mean square: no mean, no bias. It ignores rescaling but not
+#   shifting, and it equals layer norm on centred inputs. It is cheaper when implemented as well as layer norm
+#   (fused kernels); on a CPU with PyTorch's kernels it is not.
+# * **Weight normalization** writes $w = g\,v/\lVert v\rVert$: the weight's length becomes a parameter. No batch
+#   statistics, no train/eval difference.
+# * **Batch renormalization** corrects batch norm's training output towards the running statistics with clipped
+#   constants $r$, $d$. It narrows the small-batch gap and makes training and inference outputs agree.
+# * **Synchronized batch norm** pools sums over processes with `all_reduce` (two in the forward pass, one in the
+#   backward pass) and equals batch norm on the whole global batch; per-replica batch norm is batch norm at the
+#   per-device batch size.
+# * **Folding** batch norm into the preceding convolution is exact in eval mode if the conv bias is folded too,
+#   and wrong in training mode.
+# * **Noisy batch norm** trains although it shifts layer inputs more than no normalization at all: batch norm's
+#   benefit is not explained by removing internal covariate shift.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ## References
+#
+# 1. B. Zhang, R. Sennrich. *Root Mean Square Layer Normalization.* NeurIPS 2019. arXiv:1910.07467.
+# 2. T. Salimans, D. P. Kingma. *Weight Normalization: A Simple Reparameterization to Accelerate Training of Deep
+#    Neural Networks.* NeurIPS 2016. arXiv:1602.07868.
+# 3. S. Ioffe. *Batch Renormalization: Towards Reducing Minibatch Dependence in Batch-Normalized Models.*
+#    NeurIPS 2017. arXiv:1702.03275.
+# 4. S. Ioffe, C. Szegedy. *Batch Normalization: Accelerating Deep Network Training by Reducing Internal
+#    Covariate Shift.* ICML 2015. arXiv:1502.03167.
+# 5. C. Peng et al. *MegDet: A Large Mini-Batch Object Detector* (synchronized batch norm across GPUs). CVPR 2018.
+#    arXiv:1711.07240.
+# 6. S. Santurkar, D. Tsipras, A. Ilyas, A. Madry. *How Does Batch Normalization Help Optimization?* NeurIPS 2018.
+#    arXiv:1805.11604.
+# 7. Y. Wu, K. He. *Group Normalization.* ECCV 2018. arXiv:1803.08494.
+# 8. PyTorch documentation: `torch.nn.RMSNorm`, `torch.nn.utils.parametrizations.weight_norm`,
+#    `torch.nn.SyncBatchNorm`, `torch.nn.utils.fusion.fuse_conv_bn_eval`, `torch.distributed` and `torchrun`.
