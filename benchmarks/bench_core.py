@@ -45,16 +45,16 @@ def _pairs(shape):
 CASES = [(64, 128), (32, 16, 8, 8), (32, 32, 8, 8)]
 
 
-def _time_ms(fn, x, weight, bias, grad, number: int) -> float:
+def _time_ms(fn, x, weight, bias, grad, number: int, timer=time.perf_counter) -> float:
     """Mean time of ``number`` forward+backward passes, in ms."""
-    start = time.perf_counter()
+    start = timer()
     for _ in range(number):
-        x.grad = None
+        x.grad = weight.grad = bias.grad = None  # accumulating into old gradients would add a full-size add
         fn(x, weight, bias).backward(grad)
-    return (time.perf_counter() - start) / number * 1e3
+    return (timer() - start) / number * 1e3
 
 
-def run(quick: bool = False) -> list[dict]:
+def run(quick: bool = False, threads: int | None = 1) -> list[dict]:
     """Time every method at every size in :data:`CASES`.
 
     normviz and torch are timed alternately, repeat by repeat, so that a change in the machine's load
@@ -64,12 +64,29 @@ def run(quick: bool = False) -> list[dict]:
     ----------
     quick : bool, default=False
         Fewer repetitions (a smoke test, not a measurement).
+    threads : int or None, default=1
+        ``torch.set_num_threads`` during the run (restored after); ``None`` keeps torch's setting. One
+        thread by default: on a busy or shared CPU, many small multithreaded ops spend most of their time
+        waiting for each other's threads, which measures the machine's load rather than the code. With one
+        thread the clock is ``time.thread_time`` (CPU time of this thread, which all the work runs on), so
+        time spent waiting for a busy CPU is not counted either; otherwise wall-clock ``perf_counter``.
 
     Returns
     -------
     list of dict
         Keys ``method``, ``shape``, ``normviz_ms``, ``torch_ms`` (medians) and ``ratio`` (normviz / torch).
     """
+    previous = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    timer = time.thread_time if torch.get_num_threads() == 1 else time.perf_counter
+    try:
+        return _run(quick, timer)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _run(quick: bool, timer) -> list[dict]:
     repeats, number = (3, 3) if quick else (11, 10)
     generator = torch.Generator().manual_seed(0)
     rows = []
@@ -80,11 +97,11 @@ def run(quick: bool = False) -> list[dict]:
         bias = torch.rand(shape[1], generator=generator).requires_grad_(True)
         for method, ours, theirs in _pairs(shape):
             for fn in (ours, theirs):  # warm-up: allocator and autograd caches
-                _time_ms(fn, x, weight, bias, grad, 3)
+                _time_ms(fn, x, weight, bias, grad, 3, timer)
             ours_ms, torch_ms = [], []
             for _ in range(repeats):
-                ours_ms.append(_time_ms(ours, x, weight, bias, grad, number))
-                torch_ms.append(_time_ms(theirs, x, weight, bias, grad, number))
+                ours_ms.append(_time_ms(ours, x, weight, bias, grad, number, timer))
+                torch_ms.append(_time_ms(theirs, x, weight, bias, grad, number, timer))
             rows.append(
                 {
                     "method": method,
@@ -111,9 +128,12 @@ def format_table(rows: list[dict]) -> str:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (0: keep torch's default)")
     args = parser.parse_args(argv)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; forward + backward, median")
-    print(format_table(run(quick=args.quick)))
+    threads = args.threads or None
+    shown = threads or torch.get_num_threads()
+    print(f"torch {torch.__version__}, {shown} thread(s), CPU; forward + backward, median")
+    print(format_table(run(quick=args.quick, threads=threads)))
 
 
 if __name__ == "__main__":

@@ -99,11 +99,14 @@ class Explorer:
         if self._interactive:
             self.fig.canvas.draw_idle()
             return
+        from IPython import get_ipython
         from IPython.display import Image, clear_output, display
 
         # The figure was closed (so the inline backend does not show a second static copy); savefig still
         # renders it with Agg and encodes the PNG, which is the real cost of an update on this path.
         png = self.png()
+        if get_ipython() is None:  # a script, a test or a doctest: render (and time) it, show nothing
+            return
         with self._output:
             clear_output(wait=True)
             display(Image(data=png, format="png"))

@@ -323,7 +323,8 @@ def noisy_bn_experiment(seeds=(0, 1), *, epochs: int = 3, lr: float = 0.5, depth
                     recording[0] = False
 
                 handle = last_sigmoid.register_forward_hook(record)
-                run = _train(model, seed, lr=lr, momentum=0.0, epochs=epochs, probe=probe if seed == seeds[0] else None)
+                probe_or_none = probe if seed == seeds[0] else None  # statistics of the first seed only
+                run = _train(model, seed, lr=lr, momentum=0.0, epochs=epochs, probe=probe_or_none)
                 handle.remove()
                 if seed == seeds[0]:
                     shift = torch.stack(means).std(0).mean().item()  # (steps, width) -> over steps, then units

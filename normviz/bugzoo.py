@@ -289,8 +289,9 @@ def _forgot_eval(seed: int) -> BugReport:
         ),
         cause=(
             "A module starts in training mode and stays there until model.eval(). In it, batch norm normalizes "
-            "with the statistics of the current batch (so each prediction depends on the other samples, and a one-class batch loses the class "
-            "signal) and updates the running statistics with every forward pass, even under torch.no_grad()."
+            "with the statistics of the current batch (so each prediction depends on the other samples, and a "
+            "one-class batch loses the class signal) and updates the running statistics with every forward "
+            "pass, even under torch.no_grad()."
         ),
         fix=(
             "Call model.eval() before validating or predicting (and model.train() before training again): eval "

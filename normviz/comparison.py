@@ -33,6 +33,7 @@ __all__ = [
     "comparison_table",
     "render_table",
     "summarize_sweep",
+    "load_overview_runs",
     "plot_sweeps_overview",
     "Recommendation",
     "DECISION_GUIDE",
@@ -494,8 +495,48 @@ def summarize_sweep(runs: list[dict], x: str, by: str = "norm", *, diverged_erro
     return summary
 
 
+def _plain_int_formatter():
+    from matplotlib.ticker import FuncFormatter
+
+    return FuncFormatter(lambda value, _: f"{value:g}")
+
+
 _NAMES = {"none": "no norm", "batch": "batch norm", "layer": "layer norm", "group": "group norm",
           "rms": "RMS norm", "local_response": "local response norm", "instance": "instance norm"}
+
+
+def load_overview_runs() -> dict:
+    """The cached runs behind :func:`plot_sweeps_overview`, from :mod:`normviz.experiments`.
+
+    Returns
+    -------
+    dict
+        ``"batch_size"``: the batch-size sweep (MLP; none, batch, group, layer norm; 3 seeds);
+        ``"batch_size_extra"``: the RMS and local response norm runs of the same MLP at the same batch sizes
+        (seed 0, from the ``"explorer"`` sweep); ``"groups"``: the groups sweep (CNN).
+
+    Raises
+    ------
+    KeyError
+        If a sweep is not cached (run ``make experiments``).
+
+    Examples
+    --------
+    >>> runs = load_overview_runs()
+    >>> sorted({r["config"]["norm"] for r in runs["batch_size_extra"]})
+    ['local_response', 'rms']
+    """
+    from normviz import experiments
+
+    extra = [
+        experiments.get_run(c) for c in experiments.SWEEPS["explorer"]
+        if c.norm in ("rms", "local_response") and c.model == "mlp" and c.activation == "relu"
+    ]
+    return {
+        "batch_size": experiments.load_sweep("batch_size"),
+        "batch_size_extra": extra,
+        "groups": experiments.load_sweep("groups"),
+    }
 
 
 def plot_sweeps_overview(batch_runs=None, groups_runs=None, extra_batch_runs=None, *, fig=None):
@@ -535,17 +576,10 @@ def plot_sweeps_overview(batch_runs=None, groups_runs=None, extra_batch_runs=Non
     import matplotlib.pyplot as plt
 
     if batch_runs is None or groups_runs is None or extra_batch_runs is None:
-        from normviz import experiments
-
-        if batch_runs is None:
-            batch_runs = experiments.load_sweep("batch_size")
-        if groups_runs is None:
-            groups_runs = experiments.load_sweep("groups")
-        if extra_batch_runs is None:
-            extra_batch_runs = [
-                experiments.get_run(c) for c in experiments.SWEEPS["explorer"]
-                if c.norm in ("rms", "local_response") and c.model == "mlp" and c.activation == "relu"
-            ]
+        cached = load_overview_runs()
+        batch_runs = cached["batch_size"] if batch_runs is None else batch_runs
+        groups_runs = cached["groups"] if groups_runs is None else groups_runs
+        extra_batch_runs = cached["batch_size_extra"] if extra_batch_runs is None else extra_batch_runs
     if fig is None:
         fig = plt.figure(figsize=(13, 4.8))
     else:
@@ -562,8 +596,15 @@ def plot_sweeps_overview(batch_runs=None, groups_runs=None, extra_batch_runs=Non
                 ax_bs.fill_between(s["x"], 100 * s["min"], 100 * s["max"], color=color, alpha=0.15, lw=0)
             lines["batch_size", norm] = line
     ax_bs.set_xscale("log", base=2)
+    # Errors span 2% to chance (90%): a log scale keeps the flat curves near 3% readable.
+    ax_bs.set_yscale("log")
+    low, high = ax_bs.get_ylim()
+    ticks = [t for t in (1, 2, 5, 10, 20, 50, 100) if low <= t <= high]
+    ax_bs.set_yticks(ticks, [str(t) for t in ticks])
+    ax_bs.set_xticks(sorted({int(b) for r in batch_runs for b in [r["config"]["batch_size"]]}))
+    ax_bs.xaxis.set_major_formatter(_plain_int_formatter())
     ax_bs.set_xlabel("batch size (samples per statistic for batch norm)")
-    ax_bs.set_ylabel("validation error (%)")
+    ax_bs.set_ylabel("validation error (%), log scale")
     ax_bs.set_title("MLP on digits: error vs batch size")
     ax_bs.legend(fontsize=10, ncol=2)
 
@@ -576,11 +617,17 @@ def plot_sweeps_overview(batch_runs=None, groups_runs=None, extra_batch_runs=Non
     lines["groups", "group"] = line
     if reference:
         ref = np.array([r["final_val_error"] for r in reference], dtype=float)
+        span = [s["x"].min(), s["x"].max()]
         (ref_line,) = ax_g.plot(
-            [s["x"].min(), s["x"].max()], [100 * ref.mean()] * 2, "--", color=_COLORS["batch"], lw=2,
+            span, [100 * ref.mean()] * 2, "--", color=_COLORS["batch"], lw=2,
             label=f"batch norm (batch {reference[0]['config'].get('batch_size', 32)})",
         )
+        if len(ref) > 1:
+            ax_g.fill_between(span, [100 * ref.min()] * 2, [100 * ref.max()] * 2, color=_COLORS["batch"],
+                              alpha=0.12, lw=0)
         lines["groups", "batch"] = ref_line
+    # From zero, so that differences of a few tenths of a point are not drawn as large.
+    ax_g.set_ylim(0, 1.2 * max(100 * float(s["max"].max()), *(line.get_ydata().max() for line in ax_g.get_lines())))
     width = groups[0]["config"].get("width") if groups else None
     ax_g.set_xscale("log", base=2)
     ax_g.set_xticks(s["x"], [str(int(g)) for g in s["x"]])

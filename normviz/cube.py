@@ -302,12 +302,13 @@ def cube_face_colors(faces: CubeFaces, mask: np.ndarray, selected: int) -> tuple
 
 
 # ------------------------------------------------------------------------------------------------ drawing
-def _cube_legend_handles(method: str):
+def _cube_legend_handles(method: str, shared_label: str | None = None):
     from matplotlib.patches import Patch
 
+    shared_label = shared_label or _SHARED_LABELS.get(method, _DEFAULT_SHARED_LABEL)
     return [
         Patch(facecolor=SELECTED_COLOR, edgecolor="black", hatch="///", label="normalized element"),
-        Patch(facecolor=SHARED_COLOR, edgecolor="white", label=_SHARED_LABELS.get(method, _DEFAULT_SHARED_LABEL)),
+        Patch(facecolor=SHARED_COLOR, edgecolor="white", label=shared_label),
         Patch(facecolor=OTHER_COLOR, edgecolor=_EDGE_GREY, label="other elements"),
     ]
 
@@ -512,7 +513,7 @@ _PANEL_METHODS = ("batch", "layer", "instance", "group", "layer_channels_last", 
 
 
 def plot_norm_cubes(
-    shape=(4, 6, 3, 3),
+    shape=(6, 6, 2, 3),
     index=(1, 2, 1, 1),
     *,
     num_groups: int = 2,
@@ -529,8 +530,8 @@ def plot_norm_cubes(
 
     Parameters
     ----------
-    shape : tuple of int, default=(4, 6, 3, 3)
-        Input shape ``(N, C, *spatial)`` drawn in every panel.
+    shape : tuple of int, default=(6, 6, 2, 3)
+        Input shape ``(N, C, *spatial)`` drawn in every panel (a 6 x 6 x 6 box, like the paper's).
     index : tuple of int, default=(1, 2, 1, 1)
         The normalized element, the same in every panel so the panels compare.
     num_groups : int, default=2
@@ -558,7 +559,7 @@ def plot_norm_cubes(
     >>> matplotlib.use("Agg")
     >>> fig, cubes = plot_norm_cubes()
     >>> [int(c.mask.sum()) for c in cubes.values()]
-    [36, 54, 9, 27, 6, 3, 54]
+    [36, 36, 6, 18, 6, 3, 36]
     """
     import matplotlib.pyplot as plt
 
@@ -585,7 +586,8 @@ def plot_norm_cubes(
         ax.set_axis_off()
     n, c = index[0], index[1]
     fig.legend(
-        handles=_cube_legend_handles("batch"), loc="lower center", ncol=3, frameon=False, fontsize=12,
+        handles=_cube_legend_handles("batch", "enters its statistics (mean/variance, mean square, or window)"),
+        loc="lower center", ncol=3, frameon=False, fontsize=12,
         title=f"input shape {tuple(shape)}; normalized element n={n}, c={c}, position {tuple(index[2:])}",
         title_fontsize=12,
     )

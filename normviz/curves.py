@@ -228,14 +228,17 @@ def plot_init_scale_sweep(ax=None) -> dict:
     return drawn
 
 
-def plot_batch_size_sweep(ax=None, norms=("batch", "group", "layer")) -> dict:
+def plot_batch_size_sweep(ax=None, norms=None, *, model: str = "mlp") -> dict:
     """Final validation error against batch size for each norm (the GN paper's Figure 1 in miniature).
 
     Parameters
     ----------
     ax : matplotlib.axes.Axes, optional
-    norms : tuple of str, default=("batch", "group", "layer")
-        Add ``"none"`` to see the unnormalized network too.
+    norms : tuple of str, optional
+        Default: ``("batch", "group", "layer")`` for the MLP (add ``"none"`` to see the unnormalized network),
+        ``("batch", "group", "layer", "instance")`` for the CNN.
+    model : {"mlp", "cnn"}, default="mlp"
+        The ``batch_size`` sweep (MLP 64-128-128-10, 3 seeds) or the ``batch_size_cnn`` sweep (2 seeds).
 
     Returns
     -------
@@ -248,13 +251,18 @@ def plot_batch_size_sweep(ax=None, norms=("batch", "group", "layer")) -> dict:
     >>> drawn["batch"].get_xdata().tolist()
     [2, 4, 8, 16, 32, 64]
     """
+    if model not in ("mlp", "cnn"):
+        raise ValueError(f"model must be 'mlp' or 'cnn', got {model!r}")
+    if norms is None:
+        norms = ("batch", "group", "layer") + (("instance",) if model == "cnn" else ())
     ax = _axes(ax)
-    drawn = _plot_table(ax, sweep_table("batch_size", "batch_size"), norms)
+    sweep = "batch_size" if model == "mlp" else "batch_size_cnn"
+    drawn = _plot_table(ax, sweep_table(sweep, "batch_size"), norms)
     ax.set_xscale("log", base=2)
     ax.set_xticks(_exp.BATCH_SIZES, [str(b) for b in _exp.BATCH_SIZES])
     ax.set_xlabel("batch size (lr scaled by sqrt(batch/32))")
     ax.set_ylabel("validation error after 5 epochs (%)")
-    ax.set_title("MLP 64-128-128-10: batch size")
+    ax.set_title("MLP 64-128-128-10: batch size" if model == "mlp" else "CNN 32-32 on 8x8 images: batch size")
     ax.legend()
     return drawn
 
@@ -335,7 +343,7 @@ def plot_groups_sweep(ax=None) -> dict:
     ax.set_xlabel("number of groups G (C = 32 channels)")
     ax.set_ylabel("validation error after 5 epochs (%)")
     ax.set_title("CNN: group norm's number of groups")
-    ax.legend(loc="center right")
+    ax.legend(loc="lower left")
     return drawn
 
 
@@ -475,6 +483,11 @@ def plot_gradient_flow_grid(activation: str = "sigmoid", snapshot: int = 0):
             axes[row, 1], norm=norm, kind="grad", snapshot=snapshot, activation=activation
         )
         drawn[norm, "unit"] = plot_unit_percentiles(axes[row, 2], norm=norm, activation=activation)
+    # One y range for both unit panels: the point is how much narrower the unnormalized distribution is.
+    low = min(axes[r, 2].get_ylim()[0] for r in range(2))
+    high = max(axes[r, 2].get_ylim()[1] for r in range(2))
+    for r in range(2):
+        axes[r, 2].set_ylim(low, high)
     return fig, drawn
 
 
@@ -485,6 +498,13 @@ def plot_gradient_flow_grid(activation: str = "sigmoid", snapshot: int = 0):
 _SETUPS = {
     "sigmoid": "deep sigmoid MLP (6 x 64, SGD)",
     "relu": "ReLU MLP 64-128-128 (SGD + momentum)",
+}
+_SETUP_LR = {"sigmoid": 0.1, "relu": 0.05}
+_CACHED_HINT = {
+    "sigmoid": "cached: batch 32 with torch's default init at every lr (every norm but instance; group norm "
+    "with 8 groups), and init std 1e-3 to 1 at lr 0.1 (none, batch)",
+    "relu": "cached: lr 0.05 with torch's default init at every batch size (every norm but instance; group "
+    "norm with 8 groups)",
 }
 _EXPLORER_LRS = (0.01, 0.03, 0.05, 0.1, 0.3, 1.0, 3.0, 10.0)
 _EXPLORER_INITS = (("torch default", 0.0), ("1e-3", 1e-3), ("1e-2", 1e-2), ("0.1", 0.1), ("1", 1.0))
@@ -504,6 +524,7 @@ class TrainingExplorer(Explorer):
     def __init__(self):
         import ipywidgets as widgets
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import NullLocator
 
         style = {"description_width": "initial"}
         controls = {
@@ -532,7 +553,10 @@ class TrainingExplorer(Explorer):
         self._bar = widgets.IntProgress(value=0, min=0, max=1, description="training")
         self._button.on_click(self._train_now)
         with figure_without_display():
-            fig, (ax_loss, ax_err) = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
+            fig, (ax_loss, ax_err) = plt.subplots(1, 2, figsize=(10, 3.6))
+        # A fixed layout and fixed ticks: every slider move re-renders the PNG, and constrained layout and
+        # log-axis minor ticks were most of that cost.
+        fig.subplots_adjust(left=0.08, right=0.99, bottom=0.15, top=0.96, wspace=0.22)
         self.artists = {
             "loss": ax_loss.plot([], [], color=NORM_COLORS["batch"], lw=2, label="chosen run")[0],
             "loss_baseline": ax_loss.plot([], [], color="0.35", lw=1.5, ls="--", label="no normalization")[0],
@@ -541,6 +565,9 @@ class TrainingExplorer(Explorer):
         }
         ax_loss.set_yscale("log")
         ax_loss.set_ylim(1e-3, 10)
+        # Plain labels: the default "10^k" labels go through mathtext on every redraw.
+        ax_loss.set_yticks([1e-3, 1e-2, 1e-1, 1, 10], ["0.001", "0.01", "0.1", "1", "10"])
+        ax_loss.yaxis.set_minor_locator(NullLocator())
         ax_loss.set_xlim(0, 5)
         ax_loss.set_xlabel("epoch")
         ax_loss.set_ylabel("training loss")
@@ -553,6 +580,12 @@ class TrainingExplorer(Explorer):
         self.artists["status"] = self._status
         readouts = {"status": self._status, "train": widgets.HBox([self._button, self._bar])}
         super().__init__(fig, controls, readouts=readouts, controls_per_row=3)
+        # Registered after the base class's observer: switching setup first redraws, then moves lr to the
+        # setup's cached value (which redraws once more).
+        self.controls["setup"].observe(self._on_setup, names="value")
+
+    def _on_setup(self, change) -> None:
+        self.controls["lr"].value = _SETUP_LR[change["new"]]
 
     def config(self):
         """The :class:`~normviz.training.TrainConfig` the controls describe, and its baseline (norm "none").
@@ -584,7 +617,8 @@ class TrainingExplorer(Explorer):
         if run is None:
             message = (
                 f"<b>Not cached</b> ({config.norm}, batch {config.batch_size}, lr {config.lr:g}): press "
-                "<i>train this point now</i> (a few seconds)."
+                "<i>train this point now</i> (a few seconds).<br>"
+                f"{_CACHED_HINT[self.values()['setup']]}."
             )
         else:
             message = f"final validation error <b>{_percent(run)}</b> with {NORM_LABELS[config.norm]}"
@@ -643,8 +677,10 @@ def make_training_explorer() -> TrainingExplorer:
     Examples
     --------
     >>> explorer = make_training_explorer()
-    >>> explorer.controls["norm"].value = "none"
-    >>> explorer.artists["error"].get_ydata()[0] > 80  # the sigmoid net starts at chance
+    >>> explorer.update()  # what a control change runs, before redrawing
+    >>> explorer.config()[0].norm, bool(explorer.artists["error"].get_ydata()[-1] < 10)  # BN trains the sigmoid net
+    ('batch', True)
+    >>> bool(explorer.artists["error_baseline"].get_ydata()[-1] > 80)  # without BN it stays at chance
     True
     """
     return TrainingExplorer()

@@ -25,7 +25,7 @@ On one machine, 2 processes::
 Across two machines (run on each; ``node_rank`` 0 on the machine whose address is ``--master_addr``)::
 
     torchrun --nnodes=2 --nproc_per_node=2 --node_rank=0 --master_addr=10.0.0.1 --master_port=29500 \\
-        -m normviz.distributed --per-replica-batch 2 --epochs 2
+        -m normviz.distributed --per-replica-batch 2 --epochs 1
 
 ``python -m normviz.distributed --help`` lists the options. Rank 0 prints the report.
 """
@@ -437,7 +437,7 @@ def find_free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
-_DEFAULTS = {"per_replica_batch": 2, "epochs": 2, "lr": 0.05, "seed": 0, "hidden": 128}
+_DEFAULTS = {"per_replica_batch": 2, "epochs": 1, "lr": 0.05, "seed": 0, "hidden": 128}
 
 
 def _demo_config(per_replica_batch, epochs, lr, seed, hidden) -> dict:
@@ -593,14 +593,15 @@ def _train_data_parallel(rank: int, world_size: int, cfg: dict, sync: bool, data
     }
 
 
-def _run_demo(rank: int, world_size: int, cfg: dict) -> dict:
-    """The demo every process runs: the statistics check, then both training modes."""
+def _run_demo(rank: int, world_size: int, cfg: dict, data=None) -> dict:
+    """The demo every process runs: the statistics check, then both training modes (on ``data`` if given)."""
     torch.set_num_threads(1)  # one thread per process: processes already share the cores
     start = time.perf_counter()
     result = {"world_size": world_size, "backend": dist.get_backend(), "config": cfg}
     result["check"] = _statistics_check(rank, world_size, cfg["seed"])
     if cfg["epochs"] > 0:
-        data = _load_digits_tensors()
+        if data is None:
+            data = _load_digits_tensors()
         result["training"] = {
             mode: _train_data_parallel(rank, world_size, cfg, sync, data)
             for mode, sync in (("per_replica", False), ("synchronized", True))
@@ -609,7 +610,7 @@ def _run_demo(rank: int, world_size: int, cfg: dict) -> dict:
     return result
 
 
-def _spawn_worker(rank: int, world_size: int, port: int, cfg: dict, out_path: str) -> None:
+def _spawn_worker(rank: int, world_size: int, port: int, cfg: dict, out_path: str, data) -> None:
     """Entry point of each spawned process (importable, as ``spawn`` requires)."""
     os.environ["MASTER_ADDR"] = "127.0.0.1"
     os.environ["MASTER_PORT"] = str(port)
@@ -617,7 +618,7 @@ def _spawn_worker(rank: int, world_size: int, port: int, cfg: dict, out_path: st
         "gloo", rank=rank, world_size=world_size, timeout=datetime.timedelta(seconds=60)
     )
     try:
-        result = _run_demo(rank, world_size, cfg)
+        result = _run_demo(rank, world_size, cfg, data)
         if rank == 0:
             Path(out_path).write_text(json.dumps(result))
     finally:
@@ -653,7 +654,7 @@ def run_data_parallel_demo(
         Number of processes (2 to 4 is sensible on a laptop).
     per_replica_batch : int, default=2
         Samples per process per step; the global batch is ``per_replica_batch * world_size``.
-    epochs : int, default=2
+    epochs : int, default=1
         Training epochs per mode; 0 runs only the statistics check.
     lr : float, default=0.05
         Learning rate at global batch 32, scaled by ``sqrt(global_batch / 32)``; SGD with momentum 0.9.
@@ -700,11 +701,13 @@ def run_data_parallel_demo(
     import torch.multiprocessing as mp
 
     start = time.perf_counter()
+    # The parent loads the data once and hands it over: spares every new process importing scikit-learn.
+    data = _load_digits_tensors() if cfg["epochs"] > 0 else None
     with tempfile.TemporaryDirectory(prefix="normviz-ddp-") as tmp:
         out_path = str(Path(tmp) / "result.json")
         context = mp.start_processes(
             _spawn_worker,
-            args=(world_size, find_free_port(), cfg, out_path),
+            args=(world_size, find_free_port(), cfg, out_path, data),
             nprocs=world_size,
             join=False,
             start_method="spawn",

@@ -35,6 +35,7 @@ from normviz._validation import check_positive_int, check_positive_number
 from normviz._widgets import Explorer, figure_without_display
 
 __all__ = [
+    "METHOD_LABELS",
     "CubeExplorer",
     "StatisticsExplorer",
     "BatchCouplingExplorer",
@@ -213,7 +214,8 @@ def _sticky_limits(current, low: float, high: float, step: float) -> tuple[float
     through most slider moves, and the data never leaves the view.
     """
     cur_low, cur_high = current
-    if cur_low <= low and high <= cur_high and (high - low) >= 0.4 * (cur_high - cur_low):
+    margin = 0.04 * (cur_high - cur_low)  # markers on the very edge would be cut in half
+    if cur_low + margin <= low and high <= cur_high - margin and (high - low) >= 0.4 * (cur_high - cur_low):
         return cur_low, cur_high
     pad = 0.25 * max(high - low, step)
     return _stepped_limits(low - pad, high + pad, step)
@@ -541,7 +543,7 @@ def normalize(method: str, x: torch.Tensor, *, num_groups: int = 2, eps: float =
     if method == "instance":
         return F.instance_norm(x, eps=eps, **per_channel)
     if method == "group":
-        return F.group_norm(x, 1, eps=eps, **per_channel)
+        return F.group_norm(x, num_groups, eps=eps, **per_channel)
     if method == "rms":
         if bias != 0:
             raise ValueError(f"bias must be 0 for RMS norm (it has no bias), got {bias!r}")
@@ -554,20 +556,6 @@ def normalize(method: str, x: torch.Tensor, *, num_groups: int = 2, eps: float =
 
 
 _STATS_METHODS = ("batch", "layer", "layer_channels_last", "instance", "group", "rms")
-
-
-def _set_layout(method: str, shape, num_groups: int):
-    """Permute/reshape recipe that puts each statistics set of ``method`` in one row: ``(sets, members)``."""
-    N, C, H, W = shape
-    if method == "batch":
-        return lambda x: x.permute(1, 0, 2, 3).reshape(C, -1)  # (C, N*H*W)
-    if method in ("layer", "rms"):
-        return lambda x: x.reshape(N, -1)  # (N, C*H*W)
-    if method == "layer_channels_last":
-        return lambda x: x.permute(0, 2, 3, 1).reshape(-1, C)  # (N*H*W, C)
-    if method == "instance":
-        return lambda x: x.reshape(N * C, -1)  # (N*C, H*W)
-    return lambda x: x.reshape(N * num_groups, -1)  # (N*G, C/G*H*W)
 
 
 def set_statistics(method: str, x: torch.Tensor, *, num_groups: int = 2):
@@ -599,13 +587,12 @@ def set_statistics(method: str, x: torch.Tensor, *, num_groups: int = 2):
     if method not in _STATS_METHODS:
         raise ValueError(f"method must be one of {_STATS_METHODS}, got {method!r}")
     if method == "rms":
-        rows = _set_layout(method, tuple(x.shape), num_groups)(x.double())  # (sets, members)
+        rows = x.double().reshape(x.shape[0], -1)  # (N, C*H*W): RMS norm's sets are the samples
         return rows.mean(dim=1).numpy(), rows.pow(2).mean(dim=1).sqrt().numpy()
     from normviz import functional as F
 
     mean, var = F.compute_stats(method, x.double(), num_groups=num_groups if method == "group" else None)
-    if method == "layer_channels_last":
-        return mean.reshape(-1).numpy(), var.reshape(-1).sqrt().numpy()  # (N, H, W) -> sets in (n, h, w) order
+    # (C,), (N,), (N, C), (N, G) or (N, H, W): flattened row-major, the order of the docstring
     return mean.reshape(-1).numpy(), var.reshape(-1).sqrt().numpy()
 
 
@@ -733,7 +720,7 @@ class StatisticsExplorer(_FastExplorer):
         ax.set_ylim(*_sticky_limits(ax.get_ylim(), low, high, 0.5))
         top = max(float(std_b.max()), float(std_a.max()), gamma)
         ax = self._axes["std"]
-        ax.set_ylim(0.0, _sticky_limits(ax.get_ylim(), 0.0, top, 0.5)[1])
+        ax.set_ylim(0.0, _sticky_limits((-1.0, ax.get_ylim()[1]), -0.5, top, 0.5)[1])  # bottom stays at 0
         for name in ("mean", "std"):
             self._axes[name].set_xlim(-0.5, len(sets) - 0.5)
         unit = (self.output.numpy().ravel() - beta) / gamma
@@ -850,11 +837,12 @@ class BatchCouplingExplorer(_FastExplorer):
         style = {"description_width": "initial"}
         controls = {
             "method": widgets.Dropdown(options=_method_options(_COUPLING_METHODS), value=method,
-                                       description="method", style=style, layout=widgets.Layout(width="440px")),
+                                       description="method", style=style, layout=widgets.Layout(width="380px")),
             "mode": widgets.ToggleButtons(options=[("train", "train"), ("eval", "eval")], value="train",
-                                          description="mode", style=style),
+                                          description="mode", style={**style, "button_width": "64px"},
+                                          layout=widgets.Layout(width="220px")),
             "sample": widgets.IntSlider(0, 0, B - 1, description="moved sample", style=style),
-            "shift": widgets.FloatSlider(value=0.0, min=-3.0, max=3.0, step=0.1, description="shift it by",
+            "shift": widgets.FloatSlider(value=1.0, min=-3.0, max=3.0, step=0.1, description="shift it by",
                                          style=style),
             "scale": widgets.FloatLogSlider(value=1.0, base=2, min=-2, max=2, step=0.25, description="scale it by",
                                             style=style),
@@ -866,8 +854,8 @@ class BatchCouplingExplorer(_FastExplorer):
         self._offsets = np.linspace(-0.35, 0.35, H * W)
         with figure_without_display(), _rc_context():
             fig, (ax_out, ax_change) = plt.subplots(
-                1, 2, figsize=(11, 5.0), gridspec_kw={"width_ratios": [1.6, 1.0], "wspace": 0.3})
-            fig.subplots_adjust(left=0.07, right=0.98, top=0.74, bottom=0.12)
+                1, 2, figsize=(9.6, 5.0), gridspec_kw={"width_ratios": [1.6, 1.0], "wspace": 0.32})
+            fig.subplots_adjust(left=0.08, right=0.98, top=0.72, bottom=0.12)
             a = {}
             a["before"], = ax_out.plot([], [], "o", ms=3.5, mfc="none", color=_GREY, label="before the change")
             a["after"], = ax_out.plot([], [], "o", ms=3, color=_BLUE, label="after: other samples")
@@ -877,8 +865,9 @@ class BatchCouplingExplorer(_FastExplorer):
             ax_out.set_xlim(-0.6, B - 0.4)
             ax_out.set_ylim(-4.0, 4.0)
             ax_out.xaxis.set_major_locator(MaxNLocator(B, integer=True))
-            ax_out.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=3, frameon=False, fontsize=11,
-                          handletextpad=0.2, columnspacing=0.8)
+            fig.legend(handles=[a["before"], a["after"], a["moved"]], loc="upper center",
+                       bbox_to_anchor=(0.5, 0.87), ncol=3, frameon=False, fontsize=11.5, handletextpad=0.2,
+                       columnspacing=1.2, markerscale=1.5)
             a["bars"] = ax_change.bar(np.arange(B), np.zeros(B), color=_BLUE, width=0.7)
             ax_change.set_xlabel("sample in the batch")
             ax_change.set_ylabel("max |change| of its outputs")
@@ -920,14 +909,15 @@ class BatchCouplingExplorer(_FastExplorer):
             bar.set_height(self.change[i])
             bar.set_color(_VERMILLION if i == s else _BLUE)
         ax = self._ax_change
-        ax.set_ylim(0.0, _sticky_limits(ax.get_ylim(), 0.0, max(float(self.change.max()), 0.05), 0.5)[1])
+        top = max(float(self.change.max()), 0.05)
+        ax.set_ylim(0.0, _sticky_limits((-1.0, ax.get_ylim()[1]), -0.5, top, 0.5)[1])  # bottom stays at 0
         other_max = float(self.change[others].max()) if B > 1 else 0.0
         uses = ("batch statistics: every sample enters every channel's mean and variance" if method == "batch"
                 and training else "running statistics, fixed during eval" if method == "batch"
                 else "each sample's own statistics (train and eval compute the same)")
         a["title"].set_text(f"{METHOD_LABELS[method]}, {v['mode']} mode, channel {k}:\n{uses}")
         verdict = "exactly 0" if other_max == 0 else f"{other_max:.3g}"
-        a["change_title"].set_text(f"other samples: max |change| = {verdict}")
+        a["change_title"].set_text(f"largest change of the\nother samples: {verdict}")
         self.readouts["summary"].value = (
             "<div style='font-size:15px; line-height:1.5'>"
             f"Sample {s} is replaced by {v['scale']:.2f}·x + {v['shift']:.1f} + {v['noise']:.2f}·noise. "
@@ -1064,9 +1054,10 @@ class RunningStatsExplorer(_FastExplorer):
             "steps": widgets.IntSlider(value=100, min=5, max=max_steps, step=5, description="steps", style=style),
         }
         with figure_without_display(), _rc_context():
-            fig, (ax_mean, ax_var, ax_gap) = plt.subplots(
-                1, 3, figsize=(13, 4.8), gridspec_kw={"width_ratios": [1.0, 1.0, 0.85], "wspace": 0.3})
-            fig.subplots_adjust(left=0.055, right=0.99, top=0.7, bottom=0.14)
+            # 9.6 inches wide: JupyterLab shows it at full size, so the fonts keep their projector size
+            fig, ((ax_mean, ax_var), (ax_gap, ax_bias)) = plt.subplots(
+                2, 2, figsize=(9.6, 7.6), gridspec_kw={"hspace": 0.62, "wspace": 0.3})
+            fig.subplots_adjust(left=0.08, right=0.98, top=0.8, bottom=0.08)
             a = {}
             a["batch_means"], = ax_mean.plot([], [], ".", ms=4, color=_GREY, label="batch mean")
             a["running_mean"], = ax_mean.plot([], [], "-", lw=2.2, color=_BLUE, label="running_mean")
@@ -1075,16 +1066,16 @@ class RunningStatsExplorer(_FastExplorer):
                 ax.set_xlim(0, max_steps)  # fixed: the steps slider lengthens the curves, the axes stay
             ax_mean.set_xlabel("training step")
             ax_mean.set_ylabel("mean")
-            ax_mean.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=2, frameon=False, fontsize=11)
+            ax_mean.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=2, frameon=False, fontsize=11,
+                           columnspacing=1.0, handlelength=1.5)
             a["running_var"], = ax_var.plot([], [], "-", lw=2.2, color=_BLUE, label="running_var (unbiased)")
             a["biased_avg"], = ax_var.plot([], [], "--", lw=2.0, color=_ORANGE, label="same, biased var")
             ax_var.axhline(sigma**2, color=_BLACK, ls="--", lw=1.2, label=f"true σ² = {sigma**2:g}")
             a["biased_target"] = ax_var.axhline(sigma**2, color=_ORANGE, ls=":", lw=1.6, label="σ²·(b − 1)/b")
             ax_var.set_xlabel("training step")
             ax_var.set_ylabel("variance")
-            ax_var.set_ylim(0, sigma**2 * 1.8)
             ax_var.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=2, frameon=False, fontsize=11,
-                          columnspacing=1.0)
+                          columnspacing=1.0, handlelength=1.5)
             ax_gap.plot(_BATCH_SIZES, self.gap_curve, "o-", color=_GREEN, label="with the true statistics")
             a["gap_point"], = ax_gap.plot([], [], "D", ms=9, color=_VERMILLION,
                                           label="with the running statistics")
@@ -1096,17 +1087,28 @@ class RunningStatsExplorer(_FastExplorer):
             ax_gap.set_ylim(0, max(self.gap_curve) * 1.5)
             ax_gap.legend(loc="upper right", frameon=False, fontsize=11, title="eval normalizes", title_fontsize=11)
             ax_gap.set_title("train vs eval outputs", fontsize=12)
+            # biased vs unbiased, averaged over the steps so far: the bias of dividing by b shows plainly
+            labels = ["÷ b\n(normalizes)", "÷ (b − 1)\n(running_var)"]
+            a["bias_bars"] = ax_bias.bar(labels, [0.0, 0.0], color=[_ORANGE, _BLUE], width=0.6)
+            ax_bias.axhline(sigma**2, color=_BLACK, ls="--", lw=1.2)
+            a["bias_texts"] = [ax_bias.text(i, 0.0, "", ha="center", va="center", fontsize=13, color="white",
+                                            fontweight="bold") for i in range(2)]
+            ax_bias.set_ylim(0, sigma**2 * 1.5)
+            ax_bias.set_xlim(-0.55, 1.55)
+            ax_bias.set_ylabel("mean batch variance")
+            ax_bias.set_title(f"batch variance, mean over the steps (- - σ² = {sigma**2:g})", fontsize=12)
             fig.suptitle(
                 "running ← (1 − m)·running + m·batch: PyTorch's momentum m weighs the NEW batch;\n"
-                "Keras and CS231n write the same update with momentum = 1 − m, the weight on the OLD value",
-                fontsize=13.5, y=0.99, linespacing=1.5)
+                "Keras and CS231n write the same update as momentum = 1 − m, their weight on the OLD value",
+                fontsize=12.5, y=0.995, linespacing=1.5)
             a["rule"] = ax_mean.text(0.98, 0.04, "", transform=ax_mean.transAxes, ha="right", va="bottom",
                                      fontsize=12, bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85})
         self.artists = a
         self._ax_mean, self._ax_var = ax_mean, ax_var
         super().__init__(fig, controls, readouts={"summary": widgets.HTML()}, controls_per_row=2)
-        self._set_dynamic([a[k] for k in ("batch_means", "running_mean", "running_var", "biased_avg",
-                                          "biased_target", "gap_point", "rule")])
+        self._set_dynamic([*(a[k] for k in ("batch_means", "running_mean", "running_var", "biased_avg",
+                                            "biased_target", "gap_point", "rule")),
+                           *a["bias_bars"], *a["bias_texts"]])
         self.update()
 
     def _gap(self, b: int, mean: float, var: float) -> float:
@@ -1135,8 +1137,15 @@ class RunningStatsExplorer(_FastExplorer):
         a["biased_avg"].set_data(t, r["biased_avg"])
         a["biased_target"].set_ydata([self.sigma**2 * (b - 1) / b] * 2)
         a["gap_point"].set_data([b], [self.gap])
+        averages = (float(r["batch_var_biased"].mean()), float(r["batch_var_unbiased"].mean()))
+        for bar, text, value in zip(a["bias_bars"], a["bias_texts"], averages, strict=True):
+            bar.set_height(value)
+            text.set_text(f"{value:.2f}")
+            text.set_y(min(value, self.sigma**2 * 1.5) / 2)  # inside the bar, clear of the σ² line
         spread = self.sigma * 2.5 / math.sqrt(b)
         self._ax_mean.set_ylim(min(0.0, self.mu - spread), self.mu + spread)
+        # A running variance from small batches swings widely (at b = 2 each batch variance is one square).
+        self._ax_var.set_ylim(0, self.sigma**2 * (1 + 3 / math.sqrt(b)))
         if momentum is None:
             rule = "momentum=None: batch k weighs 1/k"
         else:

@@ -633,12 +633,12 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     dims = axes.reduced_dims("group", input.dim())  # (2, 3, ...) of the group view
     x = input.to(_compute_dtype(input)).reshape(group_shape)  # (N, G, C//G, *spatial)
     _, var, centred = _mean_var(x, dims)
-    n, groups, per_group = group_shape[:3]
     inv_std = torch.rsqrt(var + eps)  # (N, G, 1, ...): one value per (sample, group)
-    # back to (N, C, *spatial); each channel takes its group's inv_std, so the affine can stay per channel
-    centred = centred.reshape(shape)  # (N, C, *spatial)
-    inv_std = inv_std.expand(n, groups, per_group, *inv_std.shape[3:]).reshape(n, -1, *inv_std.shape[3:])
-    y = _normalize_per_channel(centred, inv_std, weight, bias, input.dim())  # inv_std: (N, C, 1, ...)
+    # the affine is per channel: view weight and bias (C,) as (1, G, C//G, 1, ...) to match the group view
+    param_view = (1, *group_shape[1:3]) + (1,) * (input.dim() - 2)
+    scale = inv_std if weight is None else inv_std * weight.view(param_view)  # (N, G, C//G, 1, ...)
+    y = _affine(centred, scale, None if bias is None else bias.view(param_view))
+    y = y.reshape(shape)  # (N, C, *spatial)
     return y.to(input.dtype)
 
 

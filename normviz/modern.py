@@ -16,10 +16,13 @@
 
 from __future__ import annotations
 
+import json
 import math
 import numbers
+import sys
 import time
 from contextlib import contextmanager
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -48,6 +51,10 @@ __all__ = [
     "make_modern_mlp",
     "train_mlp",
     "compare_small_batches",
+    "SMALL_BATCH_SWEEP",
+    "SMALL_BATCH_RESULTS",
+    "run_small_batch_sweep",
+    "load_small_batch_sweep",
     "plot_small_batch_comparison",
     "measure_norm_cost",
 ]
@@ -715,6 +722,117 @@ def train_mlp(norm, *, batch_size=32, epochs=2, lr=None, momentum=0.9, depth=2, 
     }
 
 
+#: The batch-size sweep of notebook 07: the setup of the series' batch-size experiment (notebooks 04 and 06:
+#: the 64-128-128-10 ReLU MLP, SGD momentum 0.9, lr 0.05 * sqrt(batch / 32), 5 epochs, 3 seeds), with batch
+#: renorm and weight norm added and layer norm as the batch-independent reference. Chosen before running it.
+SMALL_BATCH_SWEEP = {
+    "norms": ("batch", "batch_renorm", "weight_norm", "layer"),
+    "batch_sizes": (2, 4, 8, 16, 32, 64),
+    "seeds": (0, 1, 2),
+    "epochs": 5,
+}
+
+#: Where :func:`load_small_batch_sweep` reads the shipped runs (plain JSON: numbers and lists only).
+SMALL_BATCH_RESULTS = Path(__file__).resolve().parent / "results" / "modern_small_batches.json"
+
+_SWEEP_FORMAT = "normviz-modern-sweep-1"
+
+
+def _round7(x):
+    """Float32's precision, so that a stored run and a re-run compare exactly; JSON has no NaN (None)."""
+    if x is None:
+        return None
+    x = float(x)
+    return float(f"{x:.7g}") if math.isfinite(x) else None
+
+
+def run_small_batch_sweep(norms=None, batch_sizes=None, seeds=None, epochs=None, progress=False) -> dict:
+    """Train every (norm, batch size, seed) of :data:`SMALL_BATCH_SWEEP` (or the subsets given) with :func:`train_mlp`.
+
+    Returns
+    -------
+    dict
+        JSON-ready: ``{"format", "torch", "sweep": {...}, "runs": {norm: {str(batch_size): [result per seed]}}}``,
+        each result as :func:`train_mlp` returns it, without ``seconds``, floats rounded to 7 digits.
+
+    Examples
+    --------
+    >>> out = run_small_batch_sweep(("weight_norm",), (64,), (0,), epochs=1)
+    >>> sorted(out["runs"]["weight_norm"]["64"][0])
+    ['steps', 'train_loss', 'val_error', 'val_error_train_mode']
+    """
+    sweep = {
+        "norms": tuple(SMALL_BATCH_SWEEP["norms"] if norms is None else norms),
+        "batch_sizes": tuple(SMALL_BATCH_SWEEP["batch_sizes"] if batch_sizes is None else batch_sizes),
+        "seeds": tuple(SMALL_BATCH_SWEEP["seeds"] if seeds is None else seeds),
+        "epochs": SMALL_BATCH_SWEEP["epochs"] if epochs is None else check_positive_int(epochs, "epochs"),
+    }
+    for norm in sweep["norms"]:
+        if norm not in MODERN_NORMS:
+            raise ValueError(f"norms must contain names from {MODERN_NORMS}, got {norm!r}")
+    runs: dict = {}
+    for norm in sweep["norms"]:
+        runs[norm] = {}
+        for bs in sweep["batch_sizes"]:
+            results = []
+            for seed in sweep["seeds"]:
+                r = train_mlp(norm, batch_size=bs, epochs=sweep["epochs"], seed=seed)
+                results.append({
+                    "val_error": _round7(r["val_error"]),
+                    "val_error_train_mode": _round7(r["val_error_train_mode"]),
+                    "train_loss": [_round7(v) for v in r["train_loss"]],
+                    "steps": r["steps"],
+                })
+                if progress:
+                    print(f"{norm:>13} batch {bs:>3} seed {seed}: {100 * r['val_error']:5.1f}% "
+                          f"({r['seconds']:.1f} s)", flush=True)
+            runs[norm][str(bs)] = results
+    sweep = {k: list(v) if isinstance(v, tuple) else v for k, v in sweep.items()}
+    from normviz.models import LAYERS_MODULE  # where "batch" and "layer" come from: recorded with the runs
+
+    return {"format": _SWEEP_FORMAT, "torch": torch.__version__.split("+")[0], "layers_module": LAYERS_MODULE,
+            "sweep": sweep, "runs": runs}
+
+
+def load_small_batch_sweep(path=None, *, allow_train=False) -> dict:
+    """The shipped runs of :data:`SMALL_BATCH_SWEEP`: ``{norm: {batch_size: [result per seed]}}``.
+
+    Parameters
+    ----------
+    path : str or Path, default=SMALL_BATCH_RESULTS
+    allow_train : bool, default=False
+        If the file is missing, train the sweep now (a few minutes) instead of raising.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file is missing and ``allow_train`` is False; the message gives the command that writes it.
+
+    Examples
+    --------
+    >>> runs = load_small_batch_sweep()
+    >>> list(runs), list(runs["batch"]), len(runs["batch"][2])
+    (['batch', 'batch_renorm', 'weight_norm', 'layer'], [2, 4, 8, 16, 32, 64], 3)
+    """
+    path = SMALL_BATCH_RESULTS if path is None else Path(path)
+    if path.exists():
+        data = json.loads(path.read_text())
+        if data.get("format") != _SWEEP_FORMAT:
+            raise ValueError(f"{path} has format {data.get('format')!r}, expected {_SWEEP_FORMAT!r}; regenerate it")
+    elif allow_train:
+        data = run_small_batch_sweep()
+    else:
+        raise FileNotFoundError(
+            f"no cached runs at {path}; write them with `python -m normviz.modern regenerate` "
+            "or pass allow_train=True"
+        )
+    # In the sweep's order of norms and increasing batch size (the JSON file stores its keys sorted as text).
+    return {
+        norm: {int(bs): data["runs"][norm][bs] for bs in sorted(data["runs"][norm], key=int)}
+        for norm in data["sweep"]["norms"]
+    }
+
+
 def compare_small_batches(norms=("batch", "batch_renorm", "weight_norm"), batch_sizes=(2, 8, 32), *,
                           epochs=2, seed=0, **kwargs):
     """Validation error of :func:`train_mlp` for every norm and batch size: ``{norm: {batch_size: result}}``.
@@ -744,8 +862,21 @@ _STYLE = {
 }
 
 
+def _errors(entry) -> list[float]:
+    """Validation errors (%) of one (norm, batch size): one result dict, or a list of them (one per seed)."""
+    entries = entry if isinstance(entry, list) else [entry]
+    return [100 * e["val_error"] for e in entries]
+
+
 def plot_small_batch_comparison(results, ax=None):
-    """Validation error (%) against batch size, one line per norm, from :func:`compare_small_batches`.
+    """Validation error (%) against batch size, one line per norm (mean over seeds, bars from min to max).
+
+    Parameters
+    ----------
+    results : dict
+        ``{norm: {batch_size: result or [result per seed]}}``, from :func:`compare_small_batches` or
+        :func:`load_small_batch_sweep`.
+    ax : matplotlib.axes.Axes, optional
 
     Returns
     -------
@@ -756,9 +887,10 @@ def plot_small_batch_comparison(results, ax=None):
     --------
     >>> import matplotlib
     >>> matplotlib.use("Agg")
-    >>> fake = {"batch": {2: {"val_error": 0.4}, 32: {"val_error": 0.03}}}
-    >>> [line.get_label() for line in plot_small_batch_comparison(fake)]
-    ['batch norm']
+    >>> fake = {"batch": {2: {"val_error": 0.4}, 32: [{"val_error": 0.03}, {"val_error": 0.05}]}}
+    >>> line, = plot_small_batch_comparison(fake)
+    >>> line.get_label(), [round(float(y), 6) for y in line.get_ydata()]
+    ('batch norm', [40.0, 4.0])
     """
     import matplotlib.pyplot as plt
 
@@ -768,8 +900,13 @@ def plot_small_batch_comparison(results, ax=None):
     for norm, by_batch in results.items():
         colour, marker, label = _STYLE.get(norm, ("#56B4E9", "o", norm))
         sizes = sorted(by_batch)
-        errors = [100 * by_batch[bs]["val_error"] for bs in sizes]
-        (line,) = ax.plot(sizes, errors, marker=marker, color=colour, label=label, linewidth=2)
+        errors = [_errors(by_batch[bs]) for bs in sizes]
+        means = [sum(e) / len(e) for e in errors]
+        (line,) = ax.plot(sizes, means, marker=marker, color=colour, label=label, linewidth=2)
+        if any(len(e) > 1 for e in errors):
+            low = [m - min(e) for m, e in zip(means, errors, strict=True)]
+            high = [max(e) - m for m, e in zip(means, errors, strict=True)]
+            ax.errorbar(sizes, means, yerr=[low, high], fmt="none", ecolor=colour, capsize=3, alpha=0.7)
         lines.append(line)
     ax.set_xscale("log", base=2)
     all_sizes = sorted({bs for by_batch in results.values() for bs in by_batch})
@@ -850,3 +987,20 @@ def measure_norm_cost(shape=(2048, 1024), *, repeats=20, backward=False, threads
     finally:
         torch.set_num_threads(old)
     return rows
+
+
+def main(argv=None) -> int:
+    """``python -m normviz.modern regenerate``: re-train :data:`SMALL_BATCH_SWEEP` and write the shipped JSON."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv != ["regenerate"]:
+        print("usage: python -m normviz.modern regenerate")
+        return 2
+    data = run_small_batch_sweep(progress=True)
+    SMALL_BATCH_RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    SMALL_BATCH_RESULTS.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    print(f"wrote {SMALL_BATCH_RESULTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -559,8 +559,9 @@ def scale(X, *, axis=0, with_mean=True, with_std=True, return_params=False):
     Each feature ends with mean 0 and standard deviation 1, but an outlier still inflates the standard
     deviation and, being far out, stays far out; skew is untouched. Centering destroys sparsity. A
     standard deviation below ``10 * eps`` is treated as 0 and replaced by 1, as scikit-learn does.
-    scikit-learn's ``scale`` also re-centres a second time when the first mean is numerically off (huge
-    values); this version does not. Never fit it on data that includes the test split (leakage).
+    As scikit-learn's ``scale``, it re-centres a second time, with a ``UserWarning``, when rounding leaves
+    the mean visibly off 0 (huge values, or a standard deviation at the level of rounding noise). Never fit
+    it on data that includes the test split (leakage).
 
     Examples
     --------
@@ -580,8 +581,44 @@ def scale(X, *, axis=0, with_mean=True, with_std=True, return_params=False):
         mean = np.nanmean(Xf, axis=0) if with_mean else None  # (n_features,)
         std = _handle_zeros_in_scale(np.nanstd(Xf, axis=0)) if with_std else None
     params = StandardParams(mean, std, Xf.shape[1], axis)
-    X_scaled = params.transform(X)
+    X_scaled = _from_features(_recentred(Xf, mean, std), X.ndim, axis)
     return (X_scaled, params) if return_params else X_scaled
+
+
+def _recentred(Xf: np.ndarray, mean, std) -> np.ndarray:
+    """``(Xf - mean) / std`` with scikit-learn's ``scale`` safety net for rounding in the mean.
+
+    With large values, the computed mean can be off by a few ulps, so the centred data does not average to 0;
+    dividing by a tiny standard deviation (a feature that is constant up to rounding, but above the
+    ``10 * eps`` cut-off) then blows that error up to order 1. scikit-learn checks the mean after centring
+    and after scaling, and subtracts it again if it is not close to 0, with a warning; so does this.
+    """
+    with np.errstate(invalid="ignore", divide="ignore"), _ignoring_empty_slices():
+        Xc = Xf
+        if mean is not None:
+            Xc = Xf - mean
+            mean_1 = np.nanmean(Xc, axis=0)
+            if not np.allclose(np.nan_to_num(mean_1), 0):  # an all-NaN feature has no mean to fix
+                warnings.warn(
+                    "Numerical issues were encountered when centering the data and might not be solved: "
+                    "the data may contain values too large to centre; divide the feature by its maximum first",
+                    UserWarning,
+                    stacklevel=3,
+                )
+                Xc = Xc - np.nan_to_num(mean_1)
+        if std is not None:
+            Xc = Xc / std
+            if mean is not None:
+                mean_2 = np.nanmean(Xc, axis=0)
+                if not np.allclose(np.nan_to_num(mean_2), 0):
+                    warnings.warn(
+                        "Numerical issues were encountered when scaling the data and might not be solved: "
+                        "the standard deviation of a feature is probably very close to 0",
+                        UserWarning,
+                        stacklevel=3,
+                    )
+                    Xc = Xc - np.nan_to_num(mean_2)
+    return Xc
 
 
 #: The z-score is :func:`scale` under its textbook name.

@@ -22,7 +22,10 @@ from statistics import NormalDist
 import numpy as np
 
 from normviz import scaling
-from normviz._widgets import Explorer, figure_without_display, using_ipympl
+from normviz._widgets import figure_without_display, using_ipympl
+
+# The blitting explorer base (cached background, only moving artists redrawn) and its sticky axis limits.
+from normviz.explorers import _FastExplorer, _sticky_limits
 
 __all__ = [
     "SCALER_NAMES",
@@ -255,6 +258,36 @@ def normal_quantiles(n: int) -> np.ndarray:
     return np.array([dist.inv_cdf((i - 0.5) / n) for i in range(1, n + 1)])
 
 
+def _nice_step(span: float) -> float:
+    """A round step (1, 2 or 5 times a power of 10) about a tenth of ``span``: limits snap to its multiples."""
+    span = float(span) if span > 0 else 1.0
+    power = 10.0 ** np.floor(np.log10(span / 10.0))
+    for factor in (1.0, 2.0, 5.0, 10.0):
+        if span / (factor * power) <= 10.0:
+            return factor * power
+    return 10.0 * power
+
+
+def _sticky(ax, which: str, low: float, high: float) -> None:
+    """Set ``ax``'s x or y limits to contain [low, high], keeping the current ones while they still fit well.
+
+    Limits that rarely change keep the cached background (ticks, labels) valid through most slider moves.
+    """
+    get, set_ = (ax.get_xlim, ax.set_xlim) if which == "x" else (ax.get_ylim, ax.set_ylim)
+    new = _sticky_limits(get(), float(low), float(high), _nice_step(high - low))
+    if new != tuple(get()):
+        set_(*new)
+
+
+def _sticky_top(ax, which: str, high: float) -> None:
+    """Limits [0, top] for counts and densities: keep ``top`` while ``high`` fits and fills 40% of it."""
+    get, set_ = (ax.get_xlim, ax.set_xlim) if which == "x" else (ax.get_ylim, ax.set_ylim)
+    top = get()[1]
+    if get()[0] != 0.0 or not (0.4 * top <= high <= top):
+        step = _nice_step(high)
+        set_(0.0, np.ceil(1.2 * high / step) * step)
+
+
 def _skewness(z: np.ndarray) -> float:
     """Sample skewness (the third standardized moment) of z-scored data."""
     return float(np.mean(z**3))
@@ -263,7 +296,7 @@ def _skewness(z: np.ndarray) -> float:
 # ----------------------------------------------------------------------------------------------------------
 # The scaler-comparison explorer
 # ----------------------------------------------------------------------------------------------------------
-class ScalerComparisonExplorer(Explorer):
+class ScalerComparisonExplorer(_FastExplorer):
     """Built by :func:`make_scaler_comparison_explorer`.
 
     Attributes
@@ -332,7 +365,7 @@ class ScalerComparisonExplorer(Explorer):
         a = {}
         self._axes = {}
         with figure_without_display(), _rc_context():
-            fig = plt.figure(figsize=(16, 7.6))
+            fig = plt.figure(figsize=(14, 7.2))
             # Per scaler, three columns: the plot, its right-hand marginal histogram, and a gap for the next
             # plot's tick labels. Rows: full view, a gap for its tick labels, top marginal, zoom.
             grid = fig.add_gridspec(
@@ -389,6 +422,8 @@ class ScalerComparisonExplorer(Explorer):
             a["title"] = fig.text(0.01, 0.975, "", fontsize=13, ha="left", va="center")
         self.artists = a
         super().__init__(fig, controls, readouts={"summary": widgets.HTML()}, controls_per_row=3)
+        # Everything else (axes, ticks, labels, legend) is rendered once per set of axis limits.
+        self._set_dynamic([artist for key, artist in a.items() if "/" in key or key == "title"])
         self.update()
 
     def update(self) -> None:
@@ -410,17 +445,17 @@ class ScalerComparisonExplorer(Explorer):
             a[f"{name}/zoom_inliers"].set_offsets(Xs[inl])
             a[f"{name}/zoom_outliers"].set_offsets(Xs[out])
             low, high = Xs.min(axis=0), Xs.max(axis=0)
-            pad = 0.06 * np.where(high > low, high - low, 1.0)
-            axes["full"].set_xlim(low[0] - pad[0], high[0] + pad[0])
-            axes["full"].set_ylim(low[1] - pad[1], high[1] + pad[1])
-            axes["zoom"].set_xlim(*window[0])
-            axes["zoom"].set_ylim(*window[1])
-            counts_x, edges_x = np.histogram(Xs[:, 0], bins=_HIST_BINS, range=tuple(window[0]))
-            counts_y, edges_y = np.histogram(Xs[:, 1], bins=_HIST_BINS, range=tuple(window[1]))
+            _sticky(axes["full"], "x", low[0], high[0])
+            _sticky(axes["full"], "y", low[1], high[1])
+            _sticky(axes["zoom"], "x", *window[0])
+            _sticky(axes["zoom"], "y", *window[1])
+            # The marginal histograms bin what the zoom shows.
+            counts_x, edges_x = np.histogram(Xs[:, 0], bins=_HIST_BINS, range=axes["zoom"].get_xlim())
+            counts_y, edges_y = np.histogram(Xs[:, 1], bins=_HIST_BINS, range=axes["zoom"].get_ylim())
             a[f"{name}/hist_x"].set_data(counts_x, edges_x)
             a[f"{name}/hist_y"].set_data(counts_y, edges_y)
-            axes["top"].set_ylim(0, max(counts_x.max(), 1) * 1.05)
-            axes["right"].set_xlim(0, max(counts_y.max(), 1) * 1.05)
+            _sticky_top(axes["top"], "y", max(counts_x.max(), 1) * 1.05)
+            _sticky_top(axes["right"], "x", max(counts_y.max(), 1) * 1.05)
             # Where the real samples' middle 98% lands, and its width against the same data without injected
             # outliers: min-max and z-score shrink it as outliers grow, robust scaling keeps it.
             q_low, q_high = middle_span(Xs, self.is_outlier)
@@ -496,7 +531,7 @@ def make_scaler_comparison_explorer(
 _METHOD_OPTIONS = (("Box-Cox", "box-cox"), ("Yeo-Johnson", "yeo-johnson"))
 
 
-class LambdaExplorer(Explorer):
+class LambdaExplorer(_FastExplorer):
     """Built by :func:`make_lambda_explorer`.
 
     Attributes
@@ -549,9 +584,9 @@ class LambdaExplorer(Explorer):
         a = {}
         with figure_without_display(), _rc_context():
             fig, (ax_hist, ax_qq, ax_llf) = plt.subplots(
-                1, 3, figsize=(15, 4.8), gridspec_kw={"wspace": 0.28}
+                1, 3, figsize=(13.5, 4.6), gridspec_kw={"wspace": 0.3}
             )
-            fig.subplots_adjust(left=0.05, right=0.99, top=0.83, bottom=0.14)
+            fig.subplots_adjust(left=0.065, right=0.99, top=0.83, bottom=0.14)
             a["hist"] = ax_hist.stairs(
                 np.zeros(40),
                 np.linspace(-4, 4, 41),
@@ -583,8 +618,8 @@ class LambdaExplorer(Explorer):
             (a["current"],) = ax_llf.plot([], [], "o", ms=10, color=_ORANGE, label="slider's lambda")
             ax_llf.set_xlabel("lambda")
             ax_llf.set_ylabel("log-likelihood")
-            ax_llf.legend(loc="lower right", frameon=False, fontsize=10.5)
-            a["llf_title"] = ax_llf.set_title("")
+            # No legend: wherever it sits, the moving dot can pass under it. The title names both marks.
+            a["llf_title"] = ax_llf.set_title("", fontsize=12)
             for ax in (ax_hist, ax_qq, ax_llf):
                 ax.xaxis.set_major_locator(MaxNLocator(5))
                 ax.yaxis.set_major_locator(MaxNLocator(5))
@@ -592,6 +627,21 @@ class LambdaExplorer(Explorer):
         self.artists = a
         self._axes = {"hist": ax_hist, "qq": ax_qq, "llf": ax_llf}
         super().__init__(fig, controls, readouts={"summary": widgets.HTML()}, controls_per_row=3)
+        # Everything else (axes, ticks, labels, the normal density) is rendered once per set of axis limits.
+        # In creation order, so the redraw stacks them as a full redraw does.
+        dynamic = (
+            "hist",
+            "normal_pdf",
+            "qq_line",
+            "qq",
+            "llf",
+            "ml_line",
+            "current",
+            "hist_title",
+            "llf_title",
+            "title",
+        )
+        self._set_dynamic([a[k] for k in dynamic])
         self.update()
 
     def _curve(self, feature: str, method: str):
@@ -612,31 +662,31 @@ class LambdaExplorer(Explorer):
         self.ml_lambda = ml
         self.z = z = standardized_power(x, lmbda, method)
         a = self.artists
-        low, high = float(min(z.min(), -3.5)), float(max(z.max(), 3.5))
-        counts, edges = np.histogram(z, bins=40, range=(low, high), density=True)
-        a["hist"].set_data(counts, edges)
         ax = self._axes["hist"]
-        ax.set_xlim(low, high)
-        ax.set_ylim(0, max(float(counts.max()), 0.45) * 1.08)
+        _sticky(ax, "x", min(float(z.min()), -3.5), max(float(z.max()), 3.5))
+        counts, edges = np.histogram(z, bins=40, range=ax.get_xlim(), density=True)  # bins fill the view
+        a["hist"].set_data(counts, edges)
+        _sticky_top(ax, "y", max(float(counts.max()), 0.45) * 1.08)
         skew = _skewness(z)
         a["hist_title"].set_text(f"histogram, skewness {skew:.2f}")
         a["qq"].set_data(self._quantiles, np.sort(z))
-        qq_low, qq_high = min(low, self._quantiles[0]), max(high, self._quantiles[-1])
-        a["qq_line"].set_data([qq_low, qq_high], [qq_low, qq_high])
-        self._axes["qq"].set_xlim(self._quantiles[0] - 0.3, self._quantiles[-1] + 0.3)
-        self._axes["qq"].set_ylim(low - 0.3, high + 0.3)
+        ax = self._axes["qq"]
+        ax.set_xlim(self._quantiles[0] - 0.3, self._quantiles[-1] + 0.3)
+        _sticky(ax, "y", float(z.min()), float(z.max()))
+        diagonal = [min(ax.get_xlim()[0], ax.get_ylim()[0]), max(ax.get_xlim()[1], ax.get_ylim()[1])]
+        a["qq_line"].set_data(diagonal, diagonal)
         current = scaling.power_log_likelihood(x, lmbda, method)
         a["llf"].set_data(self._grid, llf)
         a["ml_line"].set_xdata([ml, ml])
         a["current"].set_data([lmbda], [current])
-        # The y-range follows the slider's point (at least 100 log-likelihood units deep), so the gap between
-        # the current lambda and the maximum stays visible however far the slider is from it.
-        lowest = min(llf_max - 100.0, current)
-        span = llf_max - lowest
+        # The y-range reaches at least 100 log-likelihood units below the maximum and always includes the
+        # slider's point, so the gap between the current lambda and the maximum stays visible.
         ax = self._axes["llf"]
         ax.set_xlim(self._grid[0], self._grid[-1])
-        ax.set_ylim(lowest - 0.1 * span, llf_max + 0.08 * span)
-        a["llf_title"].set_text(f"{llf_max - current:.1f} below the maximum (at {ml:.3f})")
+        _sticky(ax, "y", min(llf_max - 100.0, current), llf_max)
+        a["llf_title"].set_text(
+            f"maximum at lambda = {ml:.3f} (dashed)\nthe dot is {llf_max - current:.1f} below it"
+        )
         name = dict((m, label) for label, m in _METHOD_OPTIONS)[method]
         a["title"].set_text(f"{name} of '{feature}' ({self.dataset.replace('_', ' ')}), lambda = {lmbda:.2f}")
         raw_skew = _skewness(scaling.scale(x))

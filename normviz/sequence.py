@@ -329,6 +329,37 @@ def _one_thread():
         torch.set_num_threads(previous)
 
 
+class _SGDMomentum:
+    """``torch.optim.SGD(params, lr, momentum)`` (no dampening, no weight decay, no Nesterov), written out.
+
+    The same update, operation for operation (``buf = momentum * buf + grad``, the first ``buf`` being the
+    gradient itself; ``p -= lr * buf``); the tests check it against ``torch.optim.SGD``. The reason it
+    exists: the first ``torch.optim`` optimizer a process creates imports ``torch._dynamo``, which takes
+    several seconds, and a notebook cell that trains for a fraction of a second should not wait for that.
+    """
+
+    def __init__(self, params, lr: float, momentum: float):
+        self.params = [p for p in params if p.requires_grad]
+        self.lr = lr
+        self.momentum = momentum
+        self.buffers: list[torch.Tensor | None] = [None] * len(self.params)
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self) -> None:
+        for i, p in enumerate(self.params):
+            if p.grad is None:
+                continue
+            if self.buffers[i] is None:
+                self.buffers[i] = torch.clone(p.grad).detach()
+            else:
+                self.buffers[i].mul_(self.momentum).add_(p.grad)
+            p.add_(self.buffers[i], alpha=-self.lr)
+
+
 def _error(model, x, y) -> float:
     with torch.no_grad():
         return float((model(x).argmax(dim=1) != y).float().mean())
@@ -375,7 +406,7 @@ def train_sequence_model(config: SequenceConfig | None = None, *, data=None, **o
     with _one_thread(), torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         model = NormRNN(config.norm, hidden_size=config.hidden_size, num_steps=x_train.shape[1])
-        optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=0.9)
+        optimizer = _SGDMomentum(model.parameters(), lr=config.lr, momentum=0.9)
         generator = torch.Generator().manual_seed(config.seed)
         n = x_train.shape[0]
         for _ in range(config.epochs):

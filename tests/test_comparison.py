@@ -256,3 +256,12 @@ def test_measured_batch_dependence_agrees_with_the_table(method):
 def test_normalize_rejects_an_unknown_method():
     with pytest.raises(ValueError, match="method must be one of"):
         comparison.normalize("weight", torch.zeros(SHAPE))
+
+
+@pytest.mark.parametrize("method", axes.METHODS)
+def test_learned_column_matches_torch_parameters(method):
+    names = {name.split(".")[-1] for name, _ in _torch_module(method).named_parameters()}
+    text = comparison.METHOD_FACTS[method].learnable
+    assert (not names) == text.startswith("none")
+    assert ("weight" in names) == ("weight" in text)
+    assert ("bias" in names) == ("bias" in text)

@@ -121,8 +121,15 @@ def test_regenerate_writes_a_sweep_with_a_progress_bar(monkeypatch, tmp_path):
 
 def test_command_line_list(capsys):
     assert E.main(["list"]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split()[0] == "lr" and f"{len(E.SWEEPS['lr'])} runs, {len(E.SWEEPS['lr'])} cached" in lines[0]
+    rows = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines()}
+    assert list(rows) == list(E.SWEEPS)
+    assert rows["lr"] == [str(len(E.SWEEPS["lr"])), "runs,", str(len(E.SWEEPS["lr"])), "cached"]
+
+
+def test_command_line_rejects_unknown_sweeps(capsys):
+    with pytest.raises(SystemExit):
+        E.main(["regenerate", "bogus"])
+    assert "unknown sweep(s) bogus; choose from lr, init_scale" in capsys.readouterr().err
 
 
 def test_scaled_lr_and_setups():
@@ -269,6 +276,16 @@ def test_explorer_uncached_point_and_train_button(monkeypatch):
     run = E.get_run(explorer.config()[0])
     np.testing.assert_allclose(explorer.artists["error"].get_ydata(), 100 * np.array(run["val_error"]))
     assert explorer._bar.value == explorer._bar.max == run["total_steps"] and explorer._button.disabled
+
+
+def test_explorer_setup_switch_moves_lr_to_a_cached_value():
+    explorer = curves.make_training_explorer()
+    explorer.controls["setup"].value = "relu"
+    assert explorer.controls["lr"].value == 0.05 and E.is_cached(explorer.config()[0])
+    explorer.controls["lr"].value = 0.3
+    assert "cached: lr 0.05" in explorer.artists["status"].value
+    explorer.controls["setup"].value = "sigmoid"
+    assert explorer.controls["lr"].value == 0.1 and E.is_cached(explorer.config()[0])
 
 
 def test_explorer_explains_invalid_combinations():

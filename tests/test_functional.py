@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 import torch
 import torch.nn.functional as TF
@@ -389,3 +391,14 @@ def test_gradcheck_of_the_functional_itself():
         lambda x, w: F.local_response_norm(x * w.view(1, 3, 1), 2, alpha=0.3),
     ):
         assert torch.autograd.gradcheck(fn, (x, weight))
+
+
+@pytest.mark.parametrize(
+    "name", ["batch_norm", "instance_norm", "layer_norm", "group_norm", "local_response_norm", "rms_norm"]
+)
+def test_signature_is_torchs(name):
+    ours = inspect.signature(getattr(F, name)).parameters
+    theirs = inspect.signature(getattr(TF, name)).parameters
+    assert [(p.name, p.default, p.kind) for p in ours.values()] == [
+        (p.name, p.default, p.kind) for p in theirs.values()
+    ]

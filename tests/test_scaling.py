@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -327,10 +329,24 @@ def test_scalers_ignore_a_positive_affine_change_of_units(X, a, b):
             np.testing.assert_allclose(fn(a * X[:, keep] + b), fn(X[:, keep]), rtol=1e-6, atol=1e-6)
 
 
+def test_scale_recentres_like_sklearn_when_rounding_spoils_the_mean():
+    # A feature constant up to the rounding of its mean: its std (~1e-11) passes the 10 * eps cut-off, so
+    # (x - mean) / std is rounding error blown up to order 1. scikit-learn subtracts the mean again, warning.
+    X = np.full((11, 1), 190651.15904576)
+    with pytest.warns(UserWarning, match="Numerical issues were encountered when scaling the data"):
+        ours = scaling.scale(X)
+    with pytest.warns(UserWarning, match="Numerical issues were encountered when scaling the data"):
+        theirs = preprocessing.scale(X)
+    _assert_same(ours, theirs)
+    np.testing.assert_allclose(ours, 0.0, atol=1e-9)
+
+
 @settings(max_examples=30, deadline=None)
 @given(X=_matrices)
 def test_scale_gives_zero_mean_unit_std(X):
-    out = scaling.scale(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the recentring warning of near-constant features
+        out = scaling.scale(X)
     np.testing.assert_allclose(out.mean(axis=0), 0.0, atol=1e-9)
     std = out.std(axis=0)
     assert np.all((np.abs(std - 1.0) < 1e-9) | (std < 1e-6))  # 1, or 0 for a constant feature

@@ -115,6 +115,23 @@ def test_training_is_deterministic_and_leaves_global_state_alone():
     assert not first["model"].training
 
 
+def test_written_out_sgd_matches_torch_optim_sgd():
+    torch.manual_seed(0)
+    model = seq.NormRNN("layer", hidden_size=8)
+    twin = seq.NormRNN("layer", hidden_size=8)
+    twin.load_state_dict(model.state_dict())
+    ours = seq._SGDMomentum(model.parameters(), lr=0.1, momentum=0.9)
+    reference = torch.optim.SGD(twin.parameters(), lr=0.1, momentum=0.9)
+    x, y = torch.randn(6, 8, 8), torch.randint(0, 10, (6,))
+    for _ in range(4):
+        for net, opt in ((model, ours), (twin, reference)):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(net(x), y).backward()
+            opt.step()
+    for a, b in zip(model.parameters(), twin.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-7)
+
+
 def test_cache_holds_every_configuration_in_order():
     for name, configs in seq.SEQUENCE_SWEEPS.items():
         runs = seq.load_sequence_sweep(name)

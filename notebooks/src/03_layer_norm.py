@@ -167,7 +167,7 @@ for name, module in (("BatchNorm1d(5)", bn), ("LayerNorm(5)", ln)):
 
 # %% [markdown]
 # Batch norm keeps running averages for evaluation; layer norm has nothing to keep. So layer norm's output does
-# not change when you switch modes, while batch norm's does (confusion 1 of notebook 02):
+# not change when you switch modes, while batch norm's does (notebook 02 shows what that does to evaluation):
 
 # %%
 bn.train()(values)  # one training step updates bn's running statistics
@@ -224,7 +224,7 @@ print(normviz.lngn_demos.format_invariance_table(table))
 #   sample that happens to be ten times louder gives the same output; batch norm does not;
 # * batch norm ignores **each unit's own scale** (w_i scale) and shifts of the whole dataset; layer norm does not;
 # * group norm, not in the paper, has layer norm's column pattern (its groups are small layers);
-#   RMS norm (notebook 06) keeps the scale invariances and loses both shift invariances, because it never
+#   RMS norm (notebook 07) keeps the scale invariances and loses both shift invariances, because it never
 #   subtracts a mean.
 #
 # The checks use $\epsilon = 10^{-12}$: PyTorch's default $\epsilon = 10^{-5}$ is added to a variance that
@@ -254,12 +254,15 @@ print(f"largest change of the batch norm output: {bn_change.abs().max():.2f}")
 # %%
 x_train, y_train, x_val, y_val = normviz.sequence.load_digit_sequences()
 print("train", tuple(x_train.shape), "validation", tuple(x_val.shape), "= (samples, time steps, pixels per step)")
+from sklearn.datasets import load_digits
+
+raw = load_digits()  # the unscaled images, for the picture; the model sees them standardized per pixel
 fig, axes_digits = plt.subplots(1, 4, figsize=(9, 2.9))
 for i, ax in enumerate(axes_digits):
-    ax.imshow(x_train[i].numpy(), cmap="gray_r")  # (T=8 rows, 8 pixels): row t is what step t sees
+    ax.imshow(raw.images[i], cmap="gray_r")  # (8 rows, 8 pixels): row t is what step t sees
     ax.set_yticks(range(8), [f"t = {t + 1}" for t in range(8)], fontsize=9)
     ax.set_xticks([])
-    ax.set_title(f"label {int(y_train[i])}")
+    ax.set_title(f"label {raw.target[i]}")
 fig.tight_layout()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -342,10 +345,10 @@ for norm in normviz.sequence.NORMS:
     print(f"{norm:<16}" + "".join(f"{100 * e:6.1f}%" for e in summary[norm]["mean"]))
 
 # %% [markdown]
-# Without normalization the network trains up to a learning rate of 0.1 and fails from 0.3. Both
-# normalizations still train at 0.3 and both fail at 1 and above, layer norm more completely than batch norm.
-# So in this small experiment layer norm widens the usable range by about half a decade, as batch norm does;
-# it does not make any learning rate safe.
+# Without normalization the network trains up to a learning rate of 0.1 and fails from 0.3 (over 50% error).
+# Both normalizations still train at 0.3, and both fail at 1 and above, layer norm more completely than batch
+# norm. So in this small experiment layer norm widens the usable range by about half a decade, as batch norm
+# does; it does not make every learning rate safe.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### The same test on an MLP
@@ -355,7 +358,11 @@ for norm in normviz.sequence.NORMS:
 
 # %%
 fig, ax = plt.subplots(figsize=(7.5, 4.2))
-normviz.experiments.plot_batch_size_sweep(ax=ax)
+_ = normviz.experiments.plot_batch_size_sweep(ax=ax)
+mlp = normviz.curves.sweep_table("batch_size", "batch_size")
+print("batch size      " + "".join(f"{b:>7d}" for b in mlp["batch"]["x"]))
+for norm in ("batch", "group", "layer"):
+    print(f"{norm:<16}" + "".join(f"{100 * e:6.1f}%" for e in mlp[norm]["mean"]))
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5 · Channels-last layer norm is not `GroupNorm(1, C)`

@@ -187,41 +187,51 @@ print("rmax=1, dmax=0 gives batch norm exactly:",
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Compared on small batches
 #
-# Now the three contenders on the batch-size experiment of notebook 04: the digits MLP (64-128-128-10, ReLU, SGD
-# with momentum 0.9, learning rate $0.05\sqrt{\text{batch}/32}$), trained live for 2 epochs at batch sizes 2, 8
-# and 32, one seed. Batch renorm ramps its limits from (1, 0) to (3, 5) over the first epoch (our shortened version
-# of the paper's schedule) and uses a running-average momentum of 0.01. Weight norm replaces every linear layer
-# and has no normalization layer at all. Validation error is measured in eval mode, as it would be deployed.
+# Now the contenders on the batch-size experiment of notebooks 04 and 06: the digits MLP (64-128-128-10, ReLU, SGD
+# with momentum 0.9, learning rate $0.05\sqrt{\text{batch}/32}$, 5 epochs) at batch sizes 2 to 64, 3 seeds each.
+# Batch renorm ramps its limits from (1, 0) to (3, 5) over the first epoch (our shortened version of the paper's
+# schedule) and uses a running-average momentum of 0.01. Weight norm replaces every linear layer and has no
+# normalization layer at all; layer norm is the batch-independent reference. Validation error is measured in eval
+# mode, as the network would be deployed. The 72 runs are cached in the package
+# (`python -m normviz.modern regenerate` re-trains them in a few minutes); the next cell re-trains one of them
+# live and checks it against the cache.
 
 # %%
-from normviz.modern import compare_small_batches, plot_small_batch_comparison
+from normviz.modern import load_small_batch_sweep, plot_small_batch_comparison, train_mlp
 
-small = compare_small_batches(("batch", "batch_renorm", "weight_norm"), (2, 8, 32), epochs=2, seed=0)
-print(f"{'validation error':>20}" + "".join(f"{f'batch {bs}':>11}" for bs in (2, 8, 32)))
-for norm, by_batch in small.items():
-    print(f"{norm:>20}" + "".join(f"{100 * by_batch[bs]['val_error']:10.1f}%" for bs in (2, 8, 32)))
-fig, ax = plt.subplots(figsize=(7.5, 4))
-plot_small_batch_comparison(small, ax=ax)
-ax.set_title("digits MLP, 2 epochs, one seed")
+sweep = load_small_batch_sweep()
+live = train_mlp("weight_norm", batch_size=64, epochs=5, seed=0)
+cached = sweep["weight_norm"][64][0]
+print(f"weight norm, batch 64, seed 0: live {100 * live['val_error']:.1f}%, cached {100 * cached['val_error']:.1f}%")
+
+sizes = sorted(sweep["batch"])
+print(f"{'mean validation error':>22}" + "".join(f"{bs:>7}" for bs in sizes))
+for norm, by_batch in sweep.items():
+    means = [sum(r["val_error"] for r in by_batch[bs]) / len(by_batch[bs]) for bs in sizes]
+    print(f"{norm:>22}" + "".join(f"{100 * m:6.1f}%" for m in means))
+fig, ax = plt.subplots(figsize=(7.5, 4.2))
+plot_small_batch_comparison(sweep, ax=ax)
+ax.set_title("digits MLP, 5 epochs: mean of 3 seeds, bars from min to max")
 ax.set_ylim(0, None);
 
 # %% [markdown]
-# At batch 32 the three are close. At batch 2 batch norm's error is many times higher, and batch renorm removes
-# a large part of the gap; weight norm, which never looks at the batch, barely moves. How much of batch norm's
-# error is the train/eval mismatch? Evaluate the same networks in *train* mode, each validation batch normalized
-# with its own statistics, as in training:
+# At batch 16 and above the four are close. At batch 2 batch norm's error is many times higher, and batch renorm
+# removes a large part of the gap; weight norm and layer norm, which never look across the batch, barely move.
+# How much of batch norm's error at batch 2 is the train/eval mismatch? Evaluate the same networks in *train*
+# mode, each validation batch of 2 normalized with its own statistics, as in training:
 
 # %%
 for norm in ("batch", "batch_renorm"):
-    r2 = small[norm][2]
-    print(f"{norm:>13}, batch 2: eval mode {100 * r2['val_error']:.1f}%, "
-          f"train mode (batches of 2) {100 * r2['val_error_train_mode']:.1f}%")
+    runs = sweep[norm][2]
+    eval_mode = sum(r["val_error"] for r in runs) / len(runs)
+    train_mode = sum(r["val_error_train_mode"] for r in runs) / len(runs)
+    print(f"{norm:>13}, batch 2: eval mode {100 * eval_mode:.1f}%, train mode (batches of 2) {100 * train_mode:.1f}%")
 
 # %% [markdown]
 # Batch norm is bad in both modes at batch 2: statistics of two samples are so noisy that the network trains
 # poorly in the first place, not only that its running averages mismatch. Batch renorm's two numbers are close,
-# as its construction promises. This is one seed and two epochs on a small problem: it shows the direction of the
-# effects, not their size on ImageNet (where the paper trained with batches of 4 per replica and closed a large part of
+# as its construction promises. This is a small problem and three seeds: it shows the direction of the effects,
+# not their size on ImageNet (where the paper trained with batches of 4 per replica and closed a large part of
 # the gap). Group and layer norm (notebooks 04 and 06) are the other answer to small batches.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -402,20 +412,32 @@ with torch.no_grad():
 # non-unit variance that change at every step, so that each layer's input distribution moves *more* than without
 # any normalization. `normviz.modern.NoisyBatchNorm1d` does this: batch norm, then per unit a noise mean drawn from
 # $U(-1, 1)$ and a noise standard deviation from $U(0, 1)$ at every step, and i.i.d. Gaussian noise with those
-# parameters on every activation. Check what it does to one batch at three consecutive steps:
+# parameters on every activation. Check what it does to the same batch at three consecutive steps:
 
 # %%
 from normviz.modern import NoisyBatchNorm1d
 
 torch.manual_seed(0)
 noisy = NoisyBatchNorm1d(3)
-features = torch.randn(256, 3) * 4 + 2
-for step in range(3):
-    out = noisy(features)
-    print(f"step {step}: per-unit mean {out.mean(0).detach().numpy().round(2)}, "
-          f"std {out.std(0).detach().numpy().round(2)}")
-print("plain batch norm:  per-unit mean", torch.nn.functional.batch_norm(features, None, None, training=True)
-      .mean(0).numpy().round(2) + 0.0)
+features = torch.randn(256, 3) * 4 + 2  # the same batch at every step
+with torch.no_grad():
+    noisy_outputs = [noisy(features) for _ in range(3)]  # three training steps
+    plain = torch.nn.functional.batch_norm(features, None, None, training=True)
+for step, out in enumerate(noisy_outputs):
+    print(f"noisy BN, step {step}: per-unit mean {out.mean(0).numpy().round(2)}, std {out.std(0).numpy().round(2)}")
+print(f"plain BN, any step: per-unit mean {plain.mean(0).numpy().round(2) + 0.0}, "
+      f"std {plain.std(0).numpy().round(2)}")
+
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.4), sharex=True, sharey=True)
+bins = np.linspace(-5, 5, 41)
+for ax, outputs, title in ((axes[0], [plain] * 3, "batch norm"), (axes[1], noisy_outputs, "noisy batch norm")):
+    for step, (out, colour) in enumerate(zip(outputs, ("#0072B2", "#E69F00", "#009E73"), strict=True)):
+        ax.hist(out[:, 0].numpy(), bins=bins, histtype="step", linewidth=2, color=colour, label=f"step {step}")
+    ax.set_title(f"{title}: unit 0 over the batch")
+    ax.set_xlabel("output value")
+axes[0].set_ylabel("count")
+axes[1].legend()
+fig.tight_layout()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Now train the deep sigmoid MLP of notebook 02 (six layers of 64 sigmoid units, plain SGD, batch 32, learning
