@@ -9,6 +9,12 @@ It works with both matplotlib front ends:
 * the default inline backend: the figure is re-rendered as a PNG inside an ``ipywidgets.Output``;
 * ipympl (``%matplotlib widget``, faster): the canvas is itself a widget and ``draw_idle`` repaints it.
 
+On the inline path an update costs a full Agg render plus PNG encoding. An explorer can make that cheaper by
+naming the artists its updates change (``self._set_dynamic([...])`` in ``__init__``): everything else is then
+rendered once into a cached background, and an update restores it and draws only those artists (blitting). The
+cache is keyed on the axes' limits and the texts in ``self._static_texts``, so the picture always equals a full
+redraw (tests compare :meth:`Explorer.png` with :meth:`Explorer.full_png`).
+
 Only widgets and options present in both ipywidgets 7.7 and 8 are used (Colab ships 7.7).
 A test drives an explorer by setting ``explorer.controls[name].value`` and reading ``explorer.artists``.
 """
@@ -36,6 +42,21 @@ def figure_without_display():
     """Create figures that the inline backend will not show on its own at the end of the cell."""
     with plt.ioff():
         yield
+
+
+def _encode_png(canvas) -> bytes:
+    """PNG of an Agg canvas's current pixels, with the fast zlib level the base class uses too."""
+    import io
+
+    from PIL import Image
+
+    width, height = canvas.get_width_height(physical=True)
+    image = Image.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+    image = image.convert("RGB")  # the figure is opaque; three channels encode faster than four
+    buffer = io.BytesIO()
+    image.save(buffer, format="png", compress_level=1)
+    return buffer.getvalue()
+
 
 
 class Explorer:
@@ -83,6 +104,8 @@ class Explorer:
         return {name: control.value for name, control in self.controls.items()}
 
     def _on_change(self, change=None) -> None:
+        if self._is_syncing:  # a control adjusted by update() itself: the outer update draws once
+            return
         start = time.perf_counter()
         try:
             self.update()
@@ -111,14 +134,88 @@ class Explorer:
             clear_output(wait=True)
             display(Image(data=png, format="png"))
 
-    def png(self) -> bytes:
-        """The figure as it is now, encoded as PNG."""
+    def _full_render_png(self) -> bytes:
+        """The figure rendered from scratch by ``savefig``, encoded as PNG."""
         import io
 
         buffer = io.BytesIO()
         # Low zlib compression: encoding is part of every slider update on the inline path.
         self.fig.savefig(buffer, format="png", pil_kwargs={"compress_level": 1})
         return buffer.getvalue()
+
+    # -- blitting (opt-in) and control syncing ------------------------------------------------------------
+    _is_syncing = False
+    _dynamic: tuple = ()
+    _static_texts: tuple = ()
+    _background_key = None
+    #: Backgrounds kept, most recent last: switching a menu back and forth reuses them (about 2.5 MB each).
+    _max_backgrounds = 6
+
+    def _set_dynamic(self, artists) -> None:
+        self._dynamic = tuple(artists)
+        if not self._interactive:
+            for artist in self._dynamic:
+                artist.set_animated(True)
+
+    def _agg_canvas(self):
+        """An Agg canvas for the figure (closing a figure, as the inline path does, leaves a bare canvas)."""
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        if not isinstance(self.fig.canvas, FigureCanvasAgg):
+            FigureCanvasAgg(self.fig)  # attaches itself as fig.canvas
+        return self.fig.canvas
+
+    def _static_key(self) -> tuple:
+        """What the cached background depends on: every axes' limits (its ticks) and :meth:`_static_extra`."""
+        for ax in self.fig.axes:
+            ax.apply_aspect()  # where a fixed aspect puts the axes box, before drawing decides it
+        limits = tuple((tuple(ax.get_xlim()), tuple(ax.get_ylim()), ax.get_position().bounds)
+                       for ax in self.fig.axes)
+        texts = tuple(text.get_text() for text in self._static_texts)
+        return (limits, tuple(self.fig.canvas.get_width_height()), texts, self._static_extra())
+
+    def _static_extra(self) -> tuple:
+        return ()
+
+    def png(self) -> bytes:
+        """The figure as it is now, as PNG; only the dynamic artists are redrawn when nothing else changed."""
+        if self._interactive or not self._dynamic:
+            return self._full_render_png()
+        canvas = self._agg_canvas()
+        cache = self.__dict__.setdefault("_backgrounds", {})
+        key = self._static_key()
+        if key in cache:
+            cache[key] = cache.pop(key)  # most recently used last
+            canvas.restore_region(cache[key])
+        else:
+            canvas.draw()  # everything but the animated (dynamic) artists
+            cache[key] = canvas.copy_from_bbox(self.fig.bbox)
+            while len(cache) > self._max_backgrounds:
+                cache.pop(next(iter(cache)))
+        self._background_key = key
+        for artist in self._dynamic:
+            self.fig.draw_artist(artist)
+        return _encode_png(canvas)
+
+    def full_png(self) -> bytes:
+        """The figure rendered from scratch (every artist, no cache), for comparison with :meth:`png`."""
+        for artist in self._dynamic:
+            artist.set_animated(False)
+        try:
+            canvas = self._agg_canvas()
+            canvas.draw()
+            return _encode_png(canvas)
+        finally:
+            self._set_dynamic(self._dynamic)
+            self.__dict__.get("_backgrounds", {}).clear()
+
+    @contextmanager
+    def _syncing(self):
+        self._is_syncing = True
+        try:
+            yield
+        finally:
+            self._is_syncing = False
 
     @property
     def widget(self):

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import functools
 import math
-from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -33,6 +32,9 @@ import torch
 from normviz import axes as _axes
 from normviz._validation import check_positive_int, check_positive_number
 from normviz._widgets import Explorer, figure_without_display
+
+# Old name of the base class (its blitting now lives in normviz._widgets.Explorer); kept for importers.
+_FastExplorer = Explorer
 
 __all__ = [
     "METHOD_LABELS",
@@ -77,130 +79,6 @@ def _rc_context():
     return plt.rc_context(_RC)
 
 
-def _encode_png(canvas) -> bytes:
-    """PNG of an Agg canvas's current pixels, with the fast zlib level the base class uses too."""
-    import io
-
-    from PIL import Image
-
-    width, height = canvas.get_width_height(physical=True)
-    image = Image.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
-    image = image.convert("RGB")  # the figure is opaque; three channels encode faster than four
-    buffer = io.BytesIO()
-    image.save(buffer, format="png", compress_level=1)
-    return buffer.getvalue()
-
-
-class _FastExplorer(Explorer):
-    """An explorer that redraws only what its controls change, and may adjust its own controls.
-
-    Two additions to :class:`normviz._widgets.Explorer`:
-
-    * **Blitting on the inline path.** With matplotlib 3.11, Agg renders text glyph by glyph in Python, so the
-      tick labels, legends and axis labels of a figure cost most of a full redraw. The artists listed in
-      ``self._dynamic`` are marked animated; everything else is rendered once into a cached background, and
-      an update restores that background and draws only the dynamic artists before encoding the PNG. The
-      cache is rebuilt whenever :meth:`_static_key` changes (any axes' limits, the texts listed in
-      ``self._static_texts``, plus what a subclass adds),
-      so the picture is always what a full redraw would give (a test compares the two). Under ipympl,
-      nothing is animated and ``draw_idle`` repaints as usual.
-    * **Control syncing.** Changing a slider's ``max`` can move its value, which would call ``_on_change``
-      again in the middle of an update; while :meth:`_syncing` is active those nested calls are ignored,
-      and the outer update draws once.
-    """
-
-    _is_syncing = False
-    _dynamic: tuple = ()
-    _static_texts: tuple = ()
-    _background_key = None
-    #: Backgrounds kept, most recent last: switching a menu back and forth reuses them (about 2.5 MB each).
-    _max_backgrounds = 6
-
-    def _set_dynamic(self, artists) -> None:
-        self._dynamic = tuple(artists)
-        if not self._interactive:
-            for artist in self._dynamic:
-                artist.set_animated(True)
-
-    def _agg_canvas(self):
-        """An Agg canvas for the figure (closing a figure, as the inline path does, leaves a bare canvas)."""
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-        if not isinstance(self.fig.canvas, FigureCanvasAgg):
-            FigureCanvasAgg(self.fig)  # attaches itself as fig.canvas
-        return self.fig.canvas
-
-    def _static_key(self) -> tuple:
-        """What the cached background depends on: every axes' limits (its ticks) and :meth:`_static_extra`."""
-        for ax in self.fig.axes:
-            ax.apply_aspect()  # where a fixed aspect puts the axes box, before drawing decides it
-        limits = tuple((tuple(ax.get_xlim()), tuple(ax.get_ylim()), ax.get_position().bounds)
-                       for ax in self.fig.axes)
-        texts = tuple(text.get_text() for text in self._static_texts)
-        return (limits, tuple(self.fig.canvas.get_width_height()), texts, self._static_extra())
-
-    def _static_extra(self) -> tuple:
-        return ()
-
-    def png(self) -> bytes:
-        """The figure as it is now, as PNG; only the dynamic artists are redrawn when nothing else changed."""
-        if self._interactive or not self._dynamic:
-            return super().png()
-        canvas = self._agg_canvas()
-        cache = self.__dict__.setdefault("_backgrounds", {})
-        key = self._static_key()
-        if key in cache:
-            cache[key] = cache.pop(key)  # most recently used last
-            canvas.restore_region(cache[key])
-        else:
-            canvas.draw()  # everything but the animated (dynamic) artists
-            cache[key] = canvas.copy_from_bbox(self.fig.bbox)
-            while len(cache) > self._max_backgrounds:
-                cache.pop(next(iter(cache)))
-        self._background_key = key
-        for artist in self._dynamic:
-            self.fig.draw_artist(artist)
-        return _encode_png(canvas)
-
-    def full_png(self) -> bytes:
-        """The figure rendered from scratch (every artist, no cache), for comparison with :meth:`png`."""
-        for artist in self._dynamic:
-            artist.set_animated(False)
-        try:
-            canvas = self._agg_canvas()
-            canvas.draw()
-            return _encode_png(canvas)
-        finally:
-            self._set_dynamic(self._dynamic)
-            self.__dict__.get("_backgrounds", {}).clear()
-
-    def draw(self) -> None:
-        """As :meth:`Explorer.draw`; outside IPython the PNG is rendered but there is nowhere to show it.
-
-        (``IPython.display.display`` without a shell prints the object's repr, which would litter
-        doctests and scripts.)
-        """
-        from IPython.core.interactiveshell import InteractiveShell
-
-        if self._interactive or InteractiveShell.initialized():
-            super().draw()
-        else:
-            self.png()  # the same rendering work as the inline path, so latencies stay realistic
-
-    def _on_change(self, change=None) -> None:
-        if self._is_syncing:
-            return
-        super()._on_change(change)
-
-    @contextmanager
-    def _syncing(self):
-        self._is_syncing = True
-        try:
-            yield
-        finally:
-            self._is_syncing = False
-
-
 def _stepped_limits(low: float, high: float, step: float) -> tuple[float, float]:
     """``[low, high]`` widened outward to multiples of ``step``: limits (and ticks) change only in jumps."""
     return math.floor(low / step) * step, math.ceil(high / step) * step
@@ -210,7 +88,7 @@ def _sticky_limits(current, low: float, high: float, step: float) -> tuple[float
     """Keep ``current`` limits while ``[low, high]`` fits in them and fills at least 40% of them.
 
     Otherwise ``[low, high]`` with a margin of a quarter of its width, widened to multiples of ``step``.
-    Limits that rarely change keep the cached background (ticks and labels) of :class:`_FastExplorer` valid
+    Limits that rarely change keep the cached background (ticks and labels) of :class:`normviz._widgets.Explorer` valid
     through most slider moves, and the data never leaves the view.
     """
     cur_low, cur_high = current
@@ -294,7 +172,7 @@ _REDUCTION_WORDS = {
 }
 
 
-class CubeExplorer(_FastExplorer):
+class CubeExplorer(Explorer):
     """The cube explorer built by :func:`make_cube_explorer`.
 
     Attributes
@@ -604,7 +482,7 @@ def _set_sample(method: str, shape, num_groups: int) -> np.ndarray:
     return np.repeat(np.arange(N), counts) if counts else np.full(C, -1)
 
 
-class StatisticsExplorer(_FastExplorer):
+class StatisticsExplorer(Explorer):
     """The statistics explorer built by :func:`make_statistics_explorer`.
 
     Attributes
@@ -801,7 +679,7 @@ def _population_stats(channels: int, seed: int, batches: int = 40, batch_size: i
     return bn.running_mean.clone(), bn.running_var.clone()
 
 
-class BatchCouplingExplorer(_FastExplorer):
+class BatchCouplingExplorer(Explorer):
     """The batch-coupling explorer built by :func:`make_batch_coupling_explorer`.
 
     Attributes
@@ -1015,7 +893,7 @@ def simulate_running_stats(batches: torch.Tensor, momentum=0.1) -> dict:
     }
 
 
-class RunningStatsExplorer(_FastExplorer):
+class RunningStatsExplorer(Explorer):
     """The running-statistics explorer built by :func:`make_running_stats_explorer`.
 
     Attributes

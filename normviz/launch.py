@@ -55,7 +55,9 @@ def install_command(python: str = sys.executable) -> list[str]:
 LAUNCH_CELL = f'''\
 # Launch cell (identical in every notebook). On Colab or Kaggle it installs normviz; elsewhere it does nothing,
 # except to find normviz in this clone if it was not installed (`make lab` installs it).
-import os, subprocess, sys
+import os
+import subprocess
+import sys
 from pathlib import Path
 NORMVIZ_REPO = "{REPO_URL}"
 ON_COLAB = "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ

@@ -323,9 +323,9 @@ for norm in normviz.sequence.NORMS:
 # What the table shows, and what it does not:
 #
 # * **layer norm is flat**: its error stays within a few points from batch size 32 down to batch size 2;
-# * **batch norm is fine from batch 8 up and collapses at batch 2** (around half the digits wrong): its
+# * **batch norm is fine from batch 8 up and collapses at batch 2** (about half the digits wrong): its
 #   statistics come from two sequences per step, and the running averages it evaluates with no longer match
-#   what it trained with;
+#   what it trained with. Exactly how badly varies from run to run (compare the error bars);
 # * the network **without normalization also fails at batch sizes 2 and 4** in this setup, so not all of
 #   batch norm's trouble there is about its statistics: a small recurrent net trained with noisy, small
 #   batches is fragile, and layer norm is what keeps it stable. We did not tune any of the three per batch size.

@@ -89,11 +89,13 @@ for impl in ("normviz", "torch"):
     print(f"{impl}: RMSNorm forward takes {ratio:.2f} x the time of LayerNorm")
 
 # %% [markdown]
-# Compare like with like. `normviz`'s two functions are written the same way (plain tensor operations, one
-# kernel per step), and there RMSNorm saves the mean's pass and is the faster of the two. PyTorch's CPU layer norm is one fused kernel, while `F.rms_norm` on the CPU is still assembled from
-# several operations, so there layer norm usually wins. The savings reported in the paper, and those that made it
-# the default of large language models, come from fused GPU kernels, where a norm's cost is the passes it makes
-# over memory. The benchmark `benchmarks/bench_beyond.py` repeats this at several sizes.
+# What this measures is mostly the *implementation*. PyTorch's CPU layer norm is one fused kernel, while its
+# `F.rms_norm` on the CPU is assembled from several operations, so there layer norm wins although it does more
+# arithmetic. `normviz`'s two functions are both plain tensor operations, one kernel per step; there RMSNorm saves
+# a step, but on a CPU that is a small share of the time, and in our runs it came out ahead at some sizes and not
+# at others. The savings in the paper, and the reason large language models adopted it, come from fused GPU
+# kernels, whose cost is the number of passes over memory: one for the mean of squares instead of two for the
+# mean and the variance. The benchmark `benchmarks/bench_beyond.py` repeats this at three transformer sizes.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2 · Weight normalization: normalize the weights, not the activations
@@ -212,11 +214,13 @@ for norm, by_batch in sweep.items():
 fig, ax = plt.subplots(figsize=(7.5, 4.2))
 plot_small_batch_comparison(sweep, ax=ax)
 ax.set_title("digits MLP, 5 epochs: mean of 3 seeds, bars from min to max")
-ax.set_ylim(0, None);
+ax.set_ylim(0, None)
+fig.tight_layout()
 
 # %% [markdown]
-# At batch 16 and above the four are close. At batch 2 batch norm's error is many times higher, and batch renorm
-# removes a large part of the gap; weight norm and layer norm, which never look across the batch, barely move.
+# From batch 8 up the four are within about a point of each other. At batch 2 batch norm's error is more than ten
+# times higher, batch renorm halves it, and weight norm and layer norm, which never look across the batch, do not
+# move. (Batch norm at 2 also varies the most from seed to seed.)
 # How much of batch norm's error at batch 2 is the train/eval mismatch? Evaluate the same networks in *train*
 # mode, each validation batch of 2 normalized with its own statistics, as in training:
 
@@ -275,8 +279,8 @@ print("pooled var == whole: ", torch.allclose(squares / count, batch.var(0, unbi
 #   {\partial y} \hat x\big)\Big),$$
 #
 # contains two means over the *whole* batch, because every input moved the shared mean and variance; one more
-# `all_reduce` of their sums provides them. `normviz.distributed.SyncBatchNorm` does exactly this in a
-# `torch.autograd.Function` (about 40 lines, worth reading).
+# `all_reduce` of their sums provides them. `normviz.distributed.SyncBatchNorm` does exactly this in one short
+# `torch.autograd.Function`, worth reading.
 #
 # ### Run it for real
 #
@@ -301,11 +305,16 @@ print(f"wall time, starting the two processes included: {demo['wall_seconds']:.1
 # Read the report from the top. Each process's channel means differ from the global ones, so per-replica batch
 # norm gives outputs that differ from whole-batch batch norm; synchronized batch norm agrees with it to within
 # $10^{-6}$, outputs and all three gradients (the tests check this for 2 and 3 processes). In training, the two
-# networks differ in one thing only, which statistics their batch-norm layers use, and per-replica statistics
-# of two samples give the high error of batch norm at batch 2 above, while synchronized statistics over the
-# global batch of 4 give a much lower one. Two processes on one CPU are a model of the real situation: the
-# communication that is almost free here costs time across GPUs and machines, which is why synchronized batch
-# norm is used when per-device batches are small (detection, segmentation), and plain batch norm otherwise.
+# networks differ in one thing only, which statistics their batch-norm layers use: per-replica statistics of two
+# samples give the high error of batch norm at batch 2 above, synchronized statistics over the global batch of 4
+# a much lower one. The numbers in parentheses evaluate with the statistics of the whole validation set instead
+# of the running averages; per-replica training stays bad there too, so it is the training that suffered, not
+# only the running averages.
+#
+# Two processes on one CPU are a model of the real situation. Synchronizing costs three extra `all_reduce`s per
+# batch-norm layer per step, which across GPUs and machines is real time; that is why synchronized batch norm is
+# used when the per-device batch is small (detection and segmentation, with a few large images per GPU), and
+# plain batch norm otherwise.
 #
 # The same code runs on several machines under `torchrun`, which starts one process per device and sets
 # `RANK`, `WORLD_SIZE`, `MASTER_ADDR` and `MASTER_PORT` for each:
@@ -313,8 +322,10 @@ print(f"wall time, starting the two processes included: {demo['wall_seconds']:.1
 # ```bash
 # torchrun --standalone --nproc_per_node=2 -m normviz.distributed              # one machine, 2 processes
 # torchrun --nnodes=2 --nproc_per_node=2 --node_rank=0 --master_addr=10.0.0.1 --master_port=29500 \
-#     -m normviz.distributed --per-replica-batch 2 --epochs 1                  # run on each machine (node_rank 0, 1)
+#     -m normviz.distributed --per-replica-batch 2 --epochs 1                  # machine 1 of 2 (at 10.0.0.1)
 # ```
+#
+# and the same command with `--node_rank=1` on the second machine.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5 · Folding batch norm into the convolution before it
@@ -430,7 +441,8 @@ print(f"plain BN, any step: per-unit mean {plain.mean(0).numpy().round(2) + 0.0}
 
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.4), sharex=True, sharey=True)
 bins = np.linspace(-5, 5, 41)
-for ax, outputs, title in ((axes[0], [plain] * 3, "batch norm"), (axes[1], noisy_outputs, "noisy batch norm")):
+panels = ((axes[0], [plain] * 3, "batch norm (3 steps coincide)"), (axes[1], noisy_outputs, "noisy batch norm"))
+for ax, outputs, title in panels:
     for step, (out, colour) in enumerate(zip(outputs, ("#0072B2", "#E69F00", "#009E73"), strict=True)):
         ax.hist(out[:, 0].numpy(), bins=bins, histtype="step", linewidth=2, color=colour, label=f"step {step}")
     ax.set_title(f"{title}: unit 0 over the batch")
