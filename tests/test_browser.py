@@ -122,6 +122,8 @@ def browser():
 
 _BUSY_JS = """() => [...document.querySelectorAll('.jp-InputArea-prompt')]
     .some(el => el.textContent.includes('*'))"""
+_PROMPTS_JS = """() => [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')]
+    .map(el => el.textContent.trim())"""
 _IMAGES_JS = """(i) => {
     const box = document.querySelectorAll('.normviz-explorer')[i];
     return box ? [...box.querySelectorAll('img')].map(img => img.src.slice(-200)).join('|') : null;
@@ -129,14 +131,23 @@ _IMAGES_JS = """(i) => {
 
 
 def _run_all(page, timeout_s: float = 240) -> None:
-    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-    time.sleep(1.0)
+    """Run All Cells, then wait until every code cell shows an execution count and none is busy.
+
+    If the kernel was still starting, Run All can run only the first cell; then it is clicked once more.
+    """
+    page.wait_for_selector(".jp-StatusBar-TextItem:has-text('| Idle')", timeout=60_000)
     deadline = time.time() + timeout_s
-    while page.evaluate(_BUSY_JS):
-        if time.time() > deadline:
-            raise AssertionError(f"cells still running after {timeout_s} s")
-        time.sleep(0.5)
+    for attempt in range(2):
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        time.sleep(2.0)
+        while page.evaluate(_BUSY_JS):
+            if time.time() > deadline:
+                raise AssertionError(f"cells still running after {timeout_s} s")
+            time.sleep(0.5)
+        prompts = page.evaluate(_PROMPTS_JS)
+        if all(any(ch.isdigit() for ch in text) for text in prompts):
+            break
     time.sleep(1.5)  # let the last widget views render
 
 
@@ -164,19 +175,25 @@ def test_notebook_runs_cleanly_in_jupyterlab_and_its_explorers_respond(lab, brow
     shots.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
-        page.goto(f"{lab}/lab/tree/{path.name}?token={TOKEN}")
+        # A workspace of its own, reset: tabs left open by another notebook's test must not come back.
+        page.goto(f"{lab}/lab/workspaces/test-{path.stem}/tree/{path.name}?reset&token={TOKEN}")
         page.wait_for_selector(".jp-Notebook", timeout=60_000)
         dialog = page.locator(".jp-Dialog button", has_text="Select")
         if dialog.count():
             dialog.first.click()  # older JupyterLab asks which kernel despite the setting
         page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
         _run_all(page)
-        page.screenshot(path=str(shots / f"{path.stem}_top.png"))
+        page.screenshot(path=str(shots / f"{path.stem}_end.png"))
+
+        prompts = page.evaluate(_PROMPTS_JS)
+        not_run = [i for i, text in enumerate(prompts) if not any(ch.isdigit() for ch in text)]
+        assert not not_run, f"code cells {not_run} did not run (Run All stops at the first error): {prompts}"
 
         errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
         texts = [errors.nth(i).inner_text()[:500] for i in range(errors.count())]
         assert not texts, f"error or warning output in the browser: {texts}"
         body = page.inner_text("body")
+        assert "Traceback (most recent call last)" not in body
         assert "Error displaying widget" not in body
         assert "Failed to load model class" not in body
 
