@@ -262,6 +262,7 @@ def plot_batch_size_sweep(ax=None, norms=None, *, model: str = "mlp") -> dict:
     ax.set_xticks(_exp.BATCH_SIZES, [str(b) for b in _exp.BATCH_SIZES])
     ax.set_xlabel("batch size (lr scaled by sqrt(batch/32))")
     ax.set_ylabel("validation error after 5 epochs (%)")
+    ax.set_ylim(bottom=0)  # errors start at 0, so that a 1-point difference does not look like a collapse
     ax.set_title("MLP 64-128-128-10: batch size" if model == "mlp" else "CNN 32-32 on 8x8 images: batch size")
     ax.legend()
     return drawn
@@ -580,12 +581,9 @@ class TrainingExplorer(Explorer):
         self.artists["status"] = self._status
         readouts = {"status": self._status, "train": widgets.HBox([self._button, self._bar])}
         super().__init__(fig, controls, readouts=readouts, controls_per_row=3)
-        # Registered after the base class's observer: switching setup first redraws, then moves lr to the
-        # setup's cached value (which redraws once more).
-        self.controls["setup"].observe(self._on_setup, names="value")
-
-    def _on_setup(self, change) -> None:
-        self.controls["lr"].value = _SETUP_LR[change["new"]]
+        # The axes never change (fixed limits and ticks): only the four curves are redrawn on a control change.
+        self._set_dynamic([self.artists[k] for k in ("loss", "loss_baseline", "error", "error_baseline")])
+        self._setup = controls["setup"].value
 
     def config(self):
         """The :class:`~normviz.training.TrainConfig` the controls describe, and its baseline (norm "none").
@@ -607,6 +605,11 @@ class TrainingExplorer(Explorer):
         return make(v["norm"], **changes), baseline
 
     def update(self) -> None:
+        if self.controls["setup"].value != self._setup:
+            # A new setup starts at its cached learning rate; _syncing: this update draws once for both.
+            self._setup = self.controls["setup"].value
+            with self._syncing():
+                self.controls["lr"].value = _SETUP_LR[self._setup]
         try:
             config, baseline = self.config()
         except ValueError as exc:

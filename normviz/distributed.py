@@ -38,6 +38,7 @@ import json
 import math
 import os
 import socket
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -441,6 +442,11 @@ _DEFAULTS = {"per_replica_batch": 2, "epochs": 1, "lr": 0.05, "seed": 0, "hidden
 
 
 def _demo_config(per_replica_batch, epochs, lr, seed, hidden) -> dict:
+    if check_positive_int(per_replica_batch, "per_replica_batch") < 2:
+        raise ValueError(
+            f"per_replica_batch must be >= 2, got {per_replica_batch}: the per-replica mode trains plain batch "
+            "norm on each process's samples alone, and one sample has no variance; try per_replica_batch=2"
+        )
     return {
         "per_replica_batch": check_positive_int(per_replica_batch, "per_replica_batch"),
         "epochs": int(epochs) if epochs == 0 else check_positive_int(epochs, "epochs"),
@@ -623,6 +629,12 @@ def _spawn_worker(rank: int, world_size: int, port: int, cfg: dict, out_path: st
             Path(out_path).write_text(json.dumps(result))
     finally:
         dist.destroy_process_group()
+    # Done, result written, group closed: skip the interpreter's shutdown, which tears down torch's modules and
+    # thread pools and took seconds per process on a busy machine. (On an error we never get here: the
+    # exception reaches torch.multiprocessing, which reports it to the parent.)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def run_data_parallel_demo(
@@ -705,13 +717,23 @@ def run_data_parallel_demo(
     data = _load_digits_tensors() if cfg["epochs"] > 0 else None
     with tempfile.TemporaryDirectory(prefix="normviz-ddp-") as tmp:
         out_path = str(Path(tmp) / "result.json")
-        context = mp.start_processes(
-            _spawn_worker,
-            args=(world_size, find_free_port(), cfg, out_path, data),
-            nprocs=world_size,
-            join=False,
-            start_method="spawn",
-        )
+        # One OpenMP thread per process, as torchrun sets by default: the processes already share the cores.
+        # The variable is read when a process starts, so it is set for the start only.
+        previous = os.environ.get("OMP_NUM_THREADS")
+        os.environ["OMP_NUM_THREADS"] = "1"
+        try:
+            context = mp.start_processes(
+                _spawn_worker,
+                args=(world_size, find_free_port(), cfg, out_path, data),
+                nprocs=world_size,
+                join=False,
+                start_method="spawn",
+            )
+        finally:
+            if previous is None:
+                del os.environ["OMP_NUM_THREADS"]
+            else:
+                os.environ["OMP_NUM_THREADS"] = previous
         deadline = start + timeout
         # join() with a timeout returns False while processes still run; it raises if one of them failed.
         while not context.join(timeout=0.2):

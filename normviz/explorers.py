@@ -33,9 +33,6 @@ from normviz import axes as _axes
 from normviz._validation import check_positive_int, check_positive_number
 from normviz._widgets import Explorer, figure_without_display
 
-# Old name of the base class (its blitting now lives in normviz._widgets.Explorer); kept for importers.
-_FastExplorer = Explorer
-
 __all__ = [
     "METHOD_LABELS",
     "CubeExplorer",

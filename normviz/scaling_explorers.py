@@ -11,7 +11,9 @@
 
 The figures are built once; the sliders only change artist data (``set_offsets``, ``set_data``). The pure
 helpers (:func:`load_feature_pair`, :func:`distort_features`, :func:`apply_scaler`, :func:`zoom_window`,
-:func:`standardized_power`, :func:`normal_quantiles`) compute everything drawn, and can be tested alone.
+:func:`middle_span`, :func:`standardized_power`, :func:`normal_quantiles`) compute everything drawn, and can be
+tested alone. With the inline backend, a change redraws only the moving artists over a cached background
+(``normviz._widgets.Explorer``'s blitting), and axis limits move in round steps so that background stays valid.
 """
 
 from __future__ import annotations
@@ -22,10 +24,9 @@ from statistics import NormalDist
 import numpy as np
 
 from normviz import scaling
-from normviz._widgets import figure_without_display, using_ipympl
+from normviz._widgets import Explorer, figure_without_display, using_ipympl
 
-# The blitting explorer base (cached background, only moving artists redrawn) and its sticky axis limits.
-from normviz.explorers import _FastExplorer, _sticky_limits
+# The blitting explorer base: a cached background, only the moving artists redrawn.
 
 __all__ = [
     "SCALER_NAMES",
@@ -268,13 +269,30 @@ def _nice_step(span: float) -> float:
     return 10.0 * power
 
 
-def _sticky(ax, which: str, low: float, high: float) -> None:
-    """Set ``ax``'s x or y limits to contain [low, high], keeping the current ones while they still fit well.
+def _sticky_range(current, low: float, high: float, *, fill: float = 0.6, pad: float = 0.08):
+    """Limits for data in [low, high]: ``current`` while the data fits inside and fills ``fill`` of it,
+    otherwise [low, high] padded by ``pad`` of its width on each side and widened to round numbers.
 
-    Limits that rarely change keep the cached background (ticks, labels) valid through most slider moves.
+    Limits that rarely change keep the cached background (ticks, labels) valid through most slider moves,
+    and the data never leaves the view nor shrinks to a corner of it.
     """
+    cur_low, cur_high = current
+    margin = 0.03 * (cur_high - cur_low)  # a marker on the very edge would be cut in half
+    inside = cur_low + margin <= low and high <= cur_high - margin
+    if inside and (high - low) >= fill * (cur_high - cur_low):
+        return tuple(current)
+    width = high - low if high > low else max(abs(high), 1.0)
+    step = _nice_step(width) / 2
+    return (
+        float(np.floor((low - pad * width) / step) * step),
+        float(np.ceil((high + pad * width) / step) * step),
+    )
+
+
+def _sticky(ax, which: str, low: float, high: float, **kwargs) -> None:
+    """Set ``ax``'s x or y limits with :func:`_sticky_range` (``fill``, ``pad`` passed on)."""
     get, set_ = (ax.get_xlim, ax.set_xlim) if which == "x" else (ax.get_ylim, ax.set_ylim)
-    new = _sticky_limits(get(), float(low), float(high), _nice_step(high - low))
+    new = _sticky_range(get(), float(low), float(high), **kwargs)
     if new != tuple(get()):
         set_(*new)
 
@@ -296,7 +314,7 @@ def _skewness(z: np.ndarray) -> float:
 # ----------------------------------------------------------------------------------------------------------
 # The scaler-comparison explorer
 # ----------------------------------------------------------------------------------------------------------
-class ScalerComparisonExplorer(_FastExplorer):
+class ScalerComparisonExplorer(Explorer):
     """Built by :func:`make_scaler_comparison_explorer`.
 
     Attributes
@@ -531,7 +549,7 @@ def make_scaler_comparison_explorer(
 _METHOD_OPTIONS = (("Box-Cox", "box-cox"), ("Yeo-Johnson", "yeo-johnson"))
 
 
-class LambdaExplorer(_FastExplorer):
+class LambdaExplorer(Explorer):
     """Built by :func:`make_lambda_explorer`.
 
     Attributes
@@ -663,7 +681,9 @@ class LambdaExplorer(_FastExplorer):
         self.z = z = standardized_power(x, lmbda, method)
         a = self.artists
         ax = self._axes["hist"]
-        _sticky(ax, "x", min(float(z.min()), -3.5), max(float(z.max()), 3.5))
+        # Looser than the scaler comparison's zoom: every lambda step moves the range a little.
+        loose = {"fill": 0.45, "pad": 0.15}
+        _sticky(ax, "x", min(float(z.min()), -3.5), max(float(z.max()), 3.5), **loose)
         counts, edges = np.histogram(z, bins=40, range=ax.get_xlim(), density=True)  # bins fill the view
         a["hist"].set_data(counts, edges)
         _sticky_top(ax, "y", max(float(counts.max()), 0.45) * 1.08)
@@ -672,7 +692,7 @@ class LambdaExplorer(_FastExplorer):
         a["qq"].set_data(self._quantiles, np.sort(z))
         ax = self._axes["qq"]
         ax.set_xlim(self._quantiles[0] - 0.3, self._quantiles[-1] + 0.3)
-        _sticky(ax, "y", float(z.min()), float(z.max()))
+        _sticky(ax, "y", float(z.min()), float(z.max()), **loose)
         diagonal = [min(ax.get_xlim()[0], ax.get_ylim()[0]), max(ax.get_xlim()[1], ax.get_ylim()[1])]
         a["qq_line"].set_data(diagonal, diagonal)
         current = scaling.power_log_likelihood(x, lmbda, method)
@@ -683,7 +703,7 @@ class LambdaExplorer(_FastExplorer):
         # slider's point, so the gap between the current lambda and the maximum stays visible.
         ax = self._axes["llf"]
         ax.set_xlim(self._grid[0], self._grid[-1])
-        _sticky(ax, "y", min(llf_max - 100.0, current), llf_max)
+        _sticky(ax, "y", min(llf_max - 100.0, current), llf_max, **loose)
         a["llf_title"].set_text(
             f"maximum at lambda = {ml:.3f} (dashed)\nthe dot is {llf_max - current:.1f} below it"
         )

@@ -157,6 +157,13 @@ def test_errors_name_the_parameter_and_a_fix():
         D.run_data_parallel_demo(2, epochs=-1)
     with pytest.raises(ValueError, match=r"per_replica_batch must be a positive int, got 0"):
         D.run_data_parallel_demo(2, per_replica_batch=0)
+    with pytest.raises(ValueError, match=r"per_replica_batch must be >= 2, got 1: .* try per_replica_batch=2"):
+        D.run_data_parallel_demo(2, per_replica_batch=1)
+
+
+def test_timeout_stops_the_processes_and_says_what_to_do():
+    with pytest.raises(TimeoutError, match=r"the 2 processes did not finish within timeout=0.01 s; try fewer epochs"):
+        D.run_data_parallel_demo(2, epochs=0, timeout=0.01)
 
 
 # ------------------------------------------------------------------------ several processes, for real

@@ -170,6 +170,18 @@ def test_claim_batch_size():
     assert bn[2] > bn[4] > max(bn[32], bn[64])  # worse at the smallest batches than at the largest
 
 
+def test_claim_batch_size_cnn():
+    """Recorded non-reproduction: in the small CNN, BN at batch 2 is not clearly worse than GN, and on average
+    over batch sizes it is at least as good (see the sweep's docstring for why)."""
+    def mean(norm, bs):
+        return _mean_final("batch_size_cnn", norm=norm, batch_size=bs)
+    assert mean("batch", 2) - mean("group", 2) < 0.02
+    assert statistics.fmean(mean("batch", b) for b in E.BATCH_SIZES) <= statistics.fmean(
+        mean("group", b) for b in E.BATCH_SIZES
+    )
+    assert all(mean(norm, 2) < 0.1 for norm in ("batch", "group", "layer", "instance"))
+
+
 def test_claim_train_eval_gap():
     """At batch 2, BN's validation error with batch statistics (train mode) is far above its eval-mode error."""
     runs = [h for h in E.load_sweep("batch_size") if h["config"]["norm"] == "batch"]
@@ -286,6 +298,23 @@ def test_explorer_setup_switch_moves_lr_to_a_cached_value():
     assert "cached: lr 0.05" in explorer.artists["status"].value
     explorer.controls["setup"].value = "sigmoid"
     assert explorer.controls["lr"].value == 0.1 and E.is_cached(explorer.config()[0])
+
+
+def test_explorer_blitted_frame_equals_a_full_render():
+    """Only the curves are redrawn on a change; the picture must equal a from-scratch render."""
+    from PIL import Image
+
+    explorer = curves.make_training_explorer()
+    explorer.draw()
+    explorer.controls["norm"].value = "rms"
+    explorer.controls["lr"].value = 0.3
+
+    def pixels(png):
+        return np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+
+    fast, full = pixels(explorer.png()), pixels(explorer.full_png())
+    assert fast.shape == full.shape
+    assert (np.abs(fast - full).max(axis=2) > 40).mean() < 2e-3  # up to stacking order where curves overlap
 
 
 def test_explorer_explains_invalid_combinations():

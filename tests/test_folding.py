@@ -152,5 +152,11 @@ def test_errors_name_the_parameter_and_a_fix():
         fold_batch_norm_params(torch.ones(4), None, torch.zeros(4), torch.ones(4))
     with pytest.raises(ValueError, match=r"eps must be > 0, got 0"):
         fold_batch_norm_params(conv.weight, None, torch.zeros(4), torch.ones(4), eps=0)
+    with pytest.raises(TypeError, match=r"weight must be a torch.Tensor, got numpy.ndarray"):
+        fold_batch_norm_params(conv.weight.detach().numpy(), None, torch.zeros(4), torch.ones(4))
+    with pytest.raises(ValueError, match=r"bias must have shape \(4,\), got \(3,\)"):
+        fold_batch_norm_params(conv.weight, torch.zeros(3), torch.zeros(4), torch.ones(4))
+    with pytest.raises(ValueError, match=r"bn_weight must have shape \(4,\), got \(5,\)"):
+        fold_batch_norm_params(conv.weight, None, torch.zeros(4), torch.ones(4), bn_weight=torch.ones(5))
     with pytest.raises(TypeError, match=r"model must be a torch.nn.Module, got str"):
         fold_batch_norms("model")

@@ -233,6 +233,20 @@ def test_errors_name_the_parameter_and_a_fix():
         M.BatchRenorm1d(3, warmup_steps=-1)
     with pytest.raises(ValueError, match=r"max_std must be >= 0, got -1"):
         M.noisy_batch_norm(torch.randn(4, 3), None, None, training=True, max_std=-1)
+    with pytest.raises(TypeError, match=r"dim must be an int, got float \(0.5\)"):
+        M.weight_norm(torch.ones(3, 2), torch.ones(3), dim=0.5)
+    with pytest.raises(TypeError, match=r"g must have a floating-point dtype, got torch.int64; convert it with g.float\(\)"):
+        M.weight_norm(torch.ones(3, 2), torch.ones(3, dtype=torch.long))
+    with pytest.raises(ValueError, match=r"weight must have shape \(3,\), got \(2,\)"):
+        M.batch_renorm(torch.randn(4, 3), torch.zeros(3), torch.ones(3), weight=torch.ones(2), training=True)
+    with pytest.raises(ValueError, match=r"rmax must be >= 1, got 0.5; try rmax=3.0"):
+        M.BatchRenorm2d(3, rmax=0.5)
+    with pytest.raises(ValueError, match=r"input must be 4-D \(\(N, C, H, W\)\), got a 2-D tensor"):
+        M.NoisyBatchNorm2d(3)(torch.randn(4, 3))
+    with pytest.raises(ValueError, match=r"activation must be one of \('relu', 'tanh', 'sigmoid'\), got 'gelu'"):
+        M.make_modern_mlp("batch", activation="gelu")
+    with pytest.raises(ValueError, match=r"shape must be a positive int, got 0"):
+        M.measure_norm_cost((0, 8))
     with pytest.raises(ValueError, match=r"norm must be one of .*'weight_norm'.* got 'foo'"):
         M.make_modern_mlp("foo")
     with pytest.raises(ValueError, match=r"batch_size must be >= 2 for norm='batch' .* got 1"):

@@ -89,6 +89,17 @@ def test_scaler_names_are_the_ones_shown():
     assert se.SCALER_NAMES == ("Unscaled", "Min-max", "Z-score", "Robust", "Yeo-Johnson")
 
 
+@pytest.mark.parametrize(
+    ("current", "low", "high", "kept"),
+    [((0.0, 10.0), 1.0, 9.0, True), ((0.0, 10.0), 4.0, 6.0, False), ((0.0, 10.0), -1.0, 9.0, False)],
+)
+def test_sticky_range(current, low, high, kept):
+    new = se._sticky_range(current, low, high)
+    assert (new == current) is kept
+    assert new[0] <= low and high <= new[1]
+    assert high - low >= 0.6 * (new[1] - new[0])
+
+
 def test_zoom_window_uses_the_inliers_percentiles():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(200, 2))
@@ -158,9 +169,9 @@ def _check_comparison_artists(explorer, magnitude, fraction, skewness):
         window = se.zoom_window(Xs, is_outlier)
         zoom = a[f"{name}/zoom_inliers"].axes
         for limits, (low, high) in ((zoom.get_xlim(), window[0]), (zoom.get_ylim(), window[1])):
-            # The zoom contains the inliers' window, which fills at least 40% of it (sticky limits).
+            # The zoom contains the inliers' window, which fills at least 60% of it (sticky limits).
             assert limits[0] <= low and high <= limits[1]
-            assert high - low >= 0.4 * (limits[1] - limits[0])
+            assert high - low >= 0.6 * (limits[1] - limits[0])
         counts, edges = np.histogram(Xs[:, 1], bins=30, range=zoom.get_ylim())
         hist = a[f"{name}/hist_y"].get_data()
         np.testing.assert_array_equal(hist.values, counts)
