@@ -137,7 +137,7 @@ def _run_all(page, timeout_s: float = 240) -> None:
     """
     page.wait_for_selector(".jp-StatusBar-TextItem:has-text('| Idle')", timeout=60_000)
     deadline = time.time() + timeout_s
-    for attempt in range(2):
+    for _attempt in range(2):
         page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
         page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
         time.sleep(2.0)
