@@ -65,8 +65,12 @@ notebooks: $(VENV)/.test
 	$(PY) tools/nbsrc.py build
 	$(PY) tools/nbsrc.py execute $(NOTEBOOKS)
 
+# Every cached run behind the sliders, from scratch: the main sweeps, notebook 07's small-batch sweep
+# (weight norm, batch renorm) and notebook 03's recurrent-net sweeps. Re-run `make notebooks` afterwards.
 experiments: $(VENV)/.test
 	$(PY) -m normviz.experiments regenerate
+	$(PY) -m normviz.modern regenerate
+	$(PY) -m normviz.sequence regenerate
 
 bench: $(VENV)/.test
 	$(PY) benchmarks/run_all.py

@@ -72,6 +72,7 @@ __all__ = [
     "build_explorer_sweep",
     "sigmoid_config",
     "relu_config",
+    "cnn_config",
     "scaled_lr",
     "get_run",
     "is_cached",
@@ -176,6 +177,33 @@ def relu_config(norm: str = "none", batch_size: int = 32, base_lr: float = 0.05,
     return TrainConfig(**fields)
 
 
+def cnn_config(norm: str = "none", batch_size: int = 32, base_lr: float = 0.05, **changes) -> TrainConfig:
+    """The small CNN of the groups and CNN batch-size sweeps, with lr ``scaled_lr(base_lr, batch_size)``.
+
+    Two blocks of 32 channels (``Conv3x3 -> norm -> ReLU -> MaxPool2``), SGD with momentum 0.9, 5 epochs.
+
+    Examples
+    --------
+    >>> c = cnn_config("group", num_groups=32)
+    >>> (c.model, c.depth, c.width, c.lr, c.num_groups)
+    ('cnn', 2, 32, 0.05, 32)
+    """
+    fields = {
+        "model": "cnn",
+        "norm": norm,
+        "depth": 2,
+        "width": 32,
+        "activation": "relu",
+        "optimizer": "sgd",
+        "momentum": 0.9,
+        "batch_size": batch_size,
+        "lr": scaled_lr(base_lr, batch_size),
+        "epochs": 5,
+    }
+    fields.update(changes)
+    return TrainConfig(**fields)
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Sweeps
 # ---------------------------------------------------------------------------------------------------------------
@@ -200,7 +228,7 @@ def build_lr_sweep() -> list[TrainConfig]:
     without BN the network sits at chance (about 90% error) at every rate from 0.01 to 10. It stalls rather
     than diverges: the sigmoid bounds every activation, and the gradient reaching the first layers is about
     10^4 times smaller than at the last (see the gradient-flow sweep). With BN it reaches 4-14% error from
-    0.01 to 1 (best, about 4%, at 0.1-0.3) and 35-43% at 3 and 10, with a wide seed spread there. The
+    0.01 to 1 (best, about 4%, at 0.1-0.3) and 35-40% at 3 and 10, with a wide seed spread there. The
     explorer sweep adds a finding the papers do not state: layer, group, RMS and local response norm do
     **not** rescue this network at any of these rates (all near 90%). The unnormalized net's hidden units
     give nearly the same value for every image; a per-sample norm rescales each image's vector of units and
@@ -221,7 +249,7 @@ def build_init_scale_sweep() -> list[TrainConfig]:
 
     What it shows (measured, mean of 3 seeds; checked by ``tests/test_experiments.py::test_claim_init_scale``):
     without BN, chance (about 90%) at every std from 1e-3 to 0.3 and 38% at std 1. With BN: 4-12% from 1e-2
-    to 1, but 59-70% (seed spread 48-82%) at 1e-3 and 3e-3. So BN flattens the dependence over two decades,
+    to 1, but 63-70% (seed spread 48-82%) at 1e-3 and 3e-3. So BN flattens the dependence over two decades,
     not over all four: the CS231n figure's message holds, with a limit. A likely reason: the classifier layer
     has no BN after it, so its tiny weights shrink every back-propagated gradient, and 5 epochs are not enough
     to grow out of it.
@@ -248,12 +276,13 @@ def build_batch_size_sweep() -> list[TrainConfig]:
     measurements (each BN statistic pools N x H x W values there), so the MLP is the honest small-scale case.
 
     What it shows (measured, mean of 3 seeds; checked by ``tests/test_experiments.py::test_claim_batch_size``
-    and ``test_claim_train_eval_gap``): BN 48% validation error at batch 2, 4.5% at 4, 2.6-3.9% from 8 to
-    64; GN 2.8-3.9% and LN 2.7-3.5% at every batch size. The GN paper's Figure 1 in miniature, except that
+    and ``test_claim_train_eval_gap``): BN 47% validation error at batch 2, 5.7% at 4, 2.6-3.9% from 8 to
+    64; GN 2.9-3.6% and LN 2.7-3.3% at every batch size. The GN paper's Figure 1 in miniature, except that
     the collapse is concentrated at batch 2 (at batch 2 each BN feature is normalized to +1 or -1 for the two
     samples: one bit per feature). BN's train/eval gap: at batch 2 the validation set evaluated with batch
-    statistics (train mode) gives 70% error against 48% with the running averages (eval mode), and the
-    training error itself is 68%; at batch 64 the three agree within 3 points. Caveat: the unnormalized
+    statistics (train mode) gives 73% error against 47% with the running averages (eval mode), and the
+    training error itself is 71%; at batch 4 it is still 17% against 5.7%; at batch 64 the three agree
+    within 3 points. Caveat: the unnormalized
     network also fails at batch 2 (73%, unstable with momentum 0.9 and a tiny batch), so "small batches are
     hard" is part of the story; what the sweep shows cleanly is that GN and LN do not care.
     """
@@ -285,8 +314,7 @@ def build_batch_size_cnn_sweep() -> list[TrainConfig]:
     images; the MLP sweep is the honest small-scale stand-in.
     """
     return [
-        TrainConfig(model="cnn", norm=norm, depth=2, width=32, momentum=0.9, lr=scaled_lr(0.05, bs),
-                    batch_size=bs, seed=seed)
+        cnn_config(norm, batch_size=bs, seed=seed)
         for norm in ("batch", "group", "layer", "instance")
         for bs in BATCH_SIZES
         for seed in (0, 1)
@@ -312,12 +340,11 @@ def build_groups_sweep() -> list[TrainConfig]:
     the paper's "best in the middle" does **not** reproduce at this scale. Every G gives 2.1-3.0% error and
     the differences are inside the seed spread (about 1 point); G = C (instance-like) is even the lowest.
     The paper's differences (0.5-1.2 points of ImageNet top-1) are too small to resolve with 450 validation
-    images (one image is 0.22 points). BN at batch 32 (1.6%) is slightly better than every G, as in the
+    images (one image is 0.22 points). BN at batch 32 (1.5%) is slightly better than every G, as in the
     paper at 32 images per GPU, but its seed range overlaps GN's.
     """
-    cnn = {"model": "cnn", "depth": 2, "width": 32, "momentum": 0.9, "lr": 0.05, "batch_size": 32, "epochs": 5}
-    configs = [TrainConfig(norm="group", num_groups=g, seed=seed, **cnn) for g in GROUPS for seed in SEEDS]
-    configs += [TrainConfig(norm="batch", seed=seed, **cnn) for seed in SEEDS]
+    configs = [cnn_config("group", num_groups=g, seed=seed) for g in GROUPS for seed in SEEDS]
+    configs += [cnn_config("batch", seed=seed) for seed in SEEDS]
     return configs
 
 
@@ -348,14 +375,18 @@ def build_gradient_flow_sweep() -> list[TrainConfig]:
 def build_explorer_sweep() -> list[TrainConfig]:
     """Extra cached points for the training explorer (seed 0), beyond those the other sweeps provide.
 
-    The other norms (layer, group, RMS, local response) in both setups: the sigmoid MLP at every learning
-    rate of the lr sweep, and the ReLU MLP at every batch size of the batch-size sweep (RMS and local response
-    only, layer and group are there already). Points not cached can be trained live from the explorer.
+    The other norms (layer, group, RMS, local response): the sigmoid MLP at every learning rate of the lr
+    sweep, and the ReLU MLP at every batch size of the batch-size sweep (RMS and local response only, layer
+    and group are there already); and the CNN without normalization at every batch size (the baseline of the
+    CNN setup, whose normalized runs come from the groups and CNN batch-size sweeps). Points not cached can be
+    trained live from the explorer.
     """
     configs = [
         sigmoid_config(norm, lr=lr) for norm in ("layer", "group", "rms", "local_response") for lr in LR_VALUES
     ]
     configs += [relu_config(norm, batch_size=bs) for norm in ("rms", "local_response") for bs in BATCH_SIZES]
+    # The CNN's baseline (no normalization) at every batch size, for the CNN setup's curves.
+    configs += [cnn_config("none", batch_size=bs) for bs in BATCH_SIZES]
     return configs
 
 

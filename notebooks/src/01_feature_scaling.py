@@ -20,7 +20,8 @@
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1 · The problem: one column decides
 #
-# Five of wine's 13 features, in their own units:
+# Five of wine's 13 features, in their own units. Compare the `std` column: proline varies by hundreds,
+# hue and the phenols by tenths.
 
 # %%
 from sklearn import preprocessing
@@ -66,11 +67,11 @@ X_small = X_wine[:6][:, [wine_names.index("proline"), wine_names.index("hue")]] 
 x_min = X_small.min(axis=0)  # (2,): one minimum per feature
 x_max = X_small.max(axis=0)
 X_minmax = (X_small - x_min) / (x_max - x_min)
-print(X_small)
-print(X_minmax)
+print("before (proline, hue):", X_small, "after min-max:", X_minmax, sep="\n")
 
 # %% [markdown]
-# Check what we just did: each column now runs from exactly 0 to exactly 1.
+# Proline in the hundreds and hue near 1 now share one scale: the smallest value of each column became 0,
+# the largest 1. Check what we just did: each column runs from exactly 0 to exactly 1.
 
 # %%
 print("column minima:", X_minmax.min(axis=0), "  column maxima:", X_minmax.max(axis=0))
@@ -92,6 +93,8 @@ print("feature_range=(-1, 1):", normviz.scaling.minmax_scale(X_small, feature_ra
 # %%
 awkward = np.array([[1.0, 5.0], [2.0, 5.0], [np.nan, 5.0], [4.0, 5.0]])  # feature 1 is constant
 print(normviz.scaling.minmax_scale(awkward))
+print("same as scikit-learn, NaN included:",
+      np.array_equal(normviz.scaling.minmax_scale(awkward), preprocessing.minmax_scale(awkward), equal_nan=True))
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **What it preserves:** the shape of each feature's distribution and the ratios of differences within a
@@ -127,10 +130,11 @@ print(f"1st to 99th percentile after min-max: [{p1:.3f}, {p99:.3f}], {p99 - p1:.
 mean = X_small.mean(axis=0)  # (2,): one mean per feature
 std = X_small.std(axis=0)  # biased: ddof=0
 X_z = (X_small - mean) / std
-print(X_z)
+print("after z-score (proline, hue):", X_z, sep="\n")
 
 # %% [markdown]
-# Check what we just did: every column has mean 0 and standard deviation 1.
+# Each value now says how many standard deviations it lies from its column's mean: the fourth wine's hue
+# (0.86) is the odd one out, at -2.2. Check what we just did: every column has mean 0 and standard deviation 1.
 
 # %%
 print("column means:", X_z.mean(axis=0).round(12) + 0.0, "  column stds:", X_z.std(axis=0))
@@ -143,8 +147,9 @@ ours = normviz.scaling.z_score(X_wine)
 print("normviz == scikit-learn:", np.allclose(ours, preprocessing.scale(X_wine), rtol=1e-7, atol=1e-7))
 
 # %% [markdown]
-# A trap: pandas' `Series.std()` divides by $n - 1$ (`ddof=1`). On the six wines above, dividing by the
-# unbiased standard deviation gives columns whose standard deviation is not 1 but $\sqrt{(n-1)/n}$:
+# A trap: pandas' `Series.std()` and PyTorch's `torch.std` divide by $n - 1$ by default (`ddof=1`, the
+# "unbiased" estimate). On the six wines above, dividing by that standard deviation gives columns whose
+# standard deviation is not 1 but $\sqrt{(n-1)/n}$. (Batch norm meets the same two conventions in notebook 02.)
 
 # %%
 X_z_unbiased = (X_small - mean) / X_small.std(axis=0, ddof=1)
@@ -156,7 +161,8 @@ print(f"std after dividing by the ddof=1 std: {X_z_unbiased.std(axis=0)[0]:.4f} 
 #
 # **What it breaks:** it is not bounded, and an outlier both inflates $\sigma$ and stays an outlier. Centering
 # turns zeros into $-\bar x/\sigma$, so sparse data becomes dense (`with_mean=False` avoids that). Skew is
-# untouched: a z-scored *area error* is exactly as lopsided as before.
+# untouched: a z-scored *area error* is exactly as lopsided as before. Its median sits below the mean (negative)
+# and its largest value lies 11 standard deviations out:
 
 # %%
 z = normviz.scaling.z_score(area_error)
@@ -168,16 +174,18 @@ print(f"area error after z-score: min {z.min():.2f}, median {np.median(z):.2f}, 
 # $$x' = \frac{x - \operatorname{median}(x)}{q_{75}(x) - q_{25}(x)}$$
 #
 # The median and the interquartile range (IQR) describe the middle half of the data, which a few extreme
-# values cannot move. From scratch:
+# values can barely move. From scratch:
 
 # %%
 median = np.median(X_small, axis=0)  # (2,): one median per feature
 q25, q75 = np.percentile(X_small, [25, 75], axis=0)  # (2,) each
 X_robust = (X_small - median) / (q75 - q25)
-print(X_robust)
+print("after robust scaling (proline, hue):", X_robust, sep="\n")
 
 # %% [markdown]
-# Check what we just did: each column now has median 0 and interquartile range 1.
+# Look at the -12 in the hue column. Five of the six hues lie between 1.03 and 1.05, so hue's IQR is tiny,
+# and the fourth wine's hue of 0.86 lands 12 IQRs below the median: robust scaling measures distances in units
+# of the bulk, and an outlier stays an outlier. Check what we just did: each column now has median 0 and IQR 1.
 
 # %%
 q25_after, q75_after = np.percentile(X_robust, [25, 75], axis=0)
@@ -406,8 +414,24 @@ for label, scaler in scalers.items():
 
 # %% [markdown]
 # Min-max scaling makes the columns comparable but leaves them all positive, so they stay correlated with the
-# intercept; centering (z-score, robust, Yeo-Johnson) removes that, and the problem becomes easy. Not every
-# model cares: decision trees split one feature at a time and are unaffected by any of these monotone maps.
+# intercept; centering (z-score, robust, Yeo-Johnson) removes that, and the problem becomes easy.
+#
+# Not every model cares. A decision tree splits on one feature at a time at a threshold, and an increasing map
+# keeps the order of each feature's values, so the tree finds the same splits. On the same folds as the k-NN:
+
+# %%
+from sklearn.tree import DecisionTreeClassifier
+
+for label, scaler in scalers.items():
+    accuracies = []
+    for train, test in folds:
+        X_train, X_test = X_wine[train], X_wine[test]
+        if scaler is not None:
+            X_train, params = scaler(X_train, return_params=True)
+            X_test = params.transform(X_test)
+        tree = DecisionTreeClassifier(random_state=0).fit(X_train, y_wine[train])
+        accuracies.append(tree.score(X_test, y_wine[test]))
+    print(f"{label:12s} decision-tree accuracy {np.mean(accuracies):.3f}")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 8 · Leakage: fit the scaler on the training split only
@@ -480,9 +504,11 @@ for label in ("robust", "min-max"):
 # Read the numbers honestly. With 9 training wines, statistics fitted on all 178 are far better than those of
 # the training set, and the leaky evaluation is optimistic: by about one point for min-max and by several for
 # robust scaling, whose quartiles are the noisiest statistics of 3 samples per class. With half of each class
-# for training, the gap shrinks to a tenth of a point, the size of its own noise. A scaler leaks little because it learns only a few numbers per feature; the habit still matters,
-# because the same mistake with a step that learns more (feature selection, imputation, target encoding)
-# inflates scores a lot, and because deployed models only ever see training statistics.
+# for training, the gap shrinks to a tenth of a point, the size of its own noise. A scaler leaks little because
+# it learns only a few numbers per feature. The habit still matters: the same mistake with a step that learns
+# more, such as choosing features by their correlation with the labels, can make a classifier of pure noise
+# look accurate (Hastie, Tibshirani & Friedman, section 7.10.2); and a deployed model only ever sees
+# training statistics.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 9 · Exercises
@@ -534,7 +560,16 @@ def my_box_cox(x, lmbda):
 normviz.exercises.check("box_cox", my_box_cox)
 
 # %% [markdown]
-# To see a solution, run for example `normviz.exercises.reveal("robust_scale")`. Further questions:
+# To see a solution, remove the `#` in front of a line below and run the cell:
+
+# %% tags=["nbval-ignore-output"]
+# normviz.exercises.reveal("minmax_scale")
+# normviz.exercises.reveal("zscore_scale")
+# normviz.exercises.reveal("robust_scale")
+# normviz.exercises.reveal("box_cox")
+
+# %% [markdown]
+# Further questions (answers below each, folded):
 #
 # 5. In section 4 the IQR still changed a little when one value was appended, although that value is far
 #    outside the middle half. Why? (Hint: which sorted positions are the 25th and 75th percentiles when $n$
@@ -543,6 +578,22 @@ normviz.exercises.check("box_cox", my_box_cox)
 #    ($x \to a x + b$ with $a > 0$)? Which would change if $a < 0$?
 # 7. Fit `PowerTransformer` on the training split only and apply it to a test value larger than any training
 #    value. What does the transform do with it?
+#
+# <details><summary>Answers (click to unfold)</summary>
+#
+# 5. NumPy's default percentile sits at position $q\,(n-1)$ of the sorted values: 142 and 426 for the 569
+#    values, 142.25 and 426.75 for 570. The new value is beyond both, but it shifts where the quartiles fall
+#    between neighbouring sorted values, so each quartile moves a little towards the next value up.
+# 6. Min-max, z-score and robust scaling give identical k-NN results for any $a \neq 0$: with $a > 0$ the
+#    scaled feature is unchanged; with $a < 0$ it flips sign (min-max gives $1 - x'$), which leaves every
+#    distance unchanged. Power transforms are not straight-line maps, so they do change: Yeo-Johnson for any
+#    new units; Box-Cox survives $b = 0$ (its fitted $\lambda$ and the final z-score absorb the factor $a$),
+#    but not a shift.
+# 7. It applies the training $\lambda$ and the training mean and standard deviation; nothing is clipped. With
+#    $\lambda < 0$ (as for *area error*) the transform is bounded above by $-1/\lambda$, so ever larger test
+#    values are squeezed ever closer to one ceiling.
+#
+# </details>
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
@@ -572,5 +623,7 @@ normviz.exercises.check("box_cox", my_box_cox)
 # * T. F. Chan, G. H. Golub and R. J. LeVeque, "Algorithms for computing the sample variance: analysis and
 #   recommendations", *The American Statistician*, 37(3):242–247, 1983 (the variance scikit-learn uses to
 #   spot constant features).
+# * T. Hastie, R. Tibshirani and J. Friedman, *The Elements of Statistical Learning*, 2nd ed., Springer, 2009,
+#   section 7.10.2, "The wrong and right way to do cross-validation" (leakage through feature selection).
 #
 # Next: notebook 02 moves normalization **inside** the network, where the statistics come from a batch.

@@ -245,6 +245,15 @@ probe = torch.randn(4, 3, 5, 5)
 print(ours)
 print("eval mode equal: ", torch.allclose(ours.eval()(probe), torch_bn.eval()(probe), atol=1e-6))
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# The same check on real activations: 8 channels of a small convolution applied to 16 digits (each channel's
+# 1,024 values form one statistics set). Before normalization (grey) every channel has its own mean and spread;
+# after it (blue) every channel has mean $\beta$ and standard deviation $\gamma$. Move the $\gamma$, $\beta$ and
+# $\epsilon$ sliders, and switch the method to see the other norms' sets:
+
+# %% tags=["nbval-ignore-output"]
+normviz.explorers.make_statistics_explorer("batch")
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5 · The backward pass, by hand
 #
@@ -262,8 +271,10 @@ print("eval mode equal: ", torch.allclose(ours.eval()(probe), torch_bn.eval()(pr
 # %%
 import inspect
 
-source = inspect.getsource(normviz.backward.batch_norm_backward)
-print(source[source.index("    dims = axes"):])
+lines = inspect.getsource(normviz.backward.batch_norm_backward).splitlines()
+# from the line that picks the reduced dims on: the docstring and the input checks come before it
+body = next((i for i, line in enumerate(lines) if line.strip().startswith("dims =")), 0)
+print("\n".join(lines[body:]))
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Check it against autograd on the batch above, in float64, and let `torch.autograd.gradcheck` compare the
@@ -431,9 +442,9 @@ experiments.make_training_explorer()
 
 # %%
 fig, ax = plt.subplots(figsize=(8, 4))
-for norm, color in (("none", "#000000"), ("batch", "#0072B2")):
+for norm, color, label in (("none", "#000000", "no normalization"), ("batch", "#0072B2", "batch norm")):
     scales = batchnorm_demos.gradient_scale_by_layer(norm, activation="relu", depth=10, init_scale=0.5)
-    ax.semilogy(range(1, 11), scales, "o-", color=color, lw=2, label=norm)
+    ax.semilogy(range(1, 11), scales, "o-", color=color, lw=2, label=label)
     print(f"{norm:>5}: gradient std at layer 1 / layer 10 = {scales[0]:.1e} / {scales[-1]:.1e} "
           f"(ratio {scales[0] / scales[-1]:.0f})")
 ax.set_xlabel("hidden layer (1 = next to the input)")

@@ -197,7 +197,7 @@ for method in ("batch", "group", "layer"):
 #   values; an MLP feature has one value per sample, so at batch 2 our batch norm averages 2 numbers. That is
 #   why our curve jumps at batch 2 where the paper's rises gradually from 8 down;
 # * at batch size 32 the paper has batch norm half a point ahead of group norm; ours are within a few tenths of
-#   a percent of each other there, less than the spread between seeds (the shaded band).
+#   a percent of each other there, a difference of one or two validation images.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6 · How many groups?
