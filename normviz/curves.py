@@ -499,13 +499,16 @@ def plot_gradient_flow_grid(activation: str = "sigmoid", snapshot: int = 0):
 _SETUPS = {
     "sigmoid": "deep sigmoid MLP (6 x 64, SGD)",
     "relu": "ReLU MLP 64-128-128 (SGD + momentum)",
+    "cnn": "small CNN 32-32 (SGD + momentum)",
 }
-_SETUP_LR = {"sigmoid": 0.1, "relu": 0.05}
+_SETUP_LR = {"sigmoid": 0.1, "relu": 0.05, "cnn": 0.05}
 _CACHED_HINT = {
     "sigmoid": "cached: batch 32 with torch's default init at every lr (every norm but instance; group norm "
     "with 8 groups), and init std 1e-3 to 1 at lr 0.1 (none, batch)",
     "relu": "cached: lr 0.05 with torch's default init at every batch size (every norm but instance; group "
     "norm with 8 groups)",
+    "cnn": "cached: lr 0.05 with torch's default init: none, batch, layer, instance and group norm (8 groups) "
+    "at every batch size; group norm with every G from 1 to 32 at batch 32",
 }
 _EXPLORER_LRS = (0.01, 0.03, 0.05, 0.1, 0.3, 1.0, 3.0, 10.0)
 _EXPLORER_INITS = (("torch default", 0.0), ("1e-3", 1e-3), ("1e-2", 1e-2), ("0.1", 0.1), ("1", 1.0))
@@ -515,7 +518,8 @@ _EXPLORER_GROUPS = (1, 2, 4, 8, 16, 32, 64)
 class TrainingExplorer(Explorer):
     """Training curves of one configuration over its no-normalization baseline, answered from the cache.
 
-    Controls: ``setup``, ``norm``, ``batch_size``, ``lr`` (the learning rate at batch 32; other batch sizes use
+    Controls: ``setup`` (the deep sigmoid MLP of the learning-rate and init-scale sweeps, the ReLU MLP of the
+    batch-size sweep, or the CNN of the groups and CNN batch-size sweeps), ``norm``, ``batch_size``, ``lr`` (the learning rate at batch 32; other batch sizes use
     ``lr * sqrt(batch/32)``), ``init_scale`` (0 means torch's default initialization) and ``groups`` (used by
     group norm only). Artists: ``"loss"``, ``"loss_baseline"`` (training loss against epochs), ``"error"``,
     ``"error_baseline"`` (validation error in %), ``"status"`` (the text readout). A point that is not cached
@@ -600,7 +604,7 @@ class TrainingExplorer(Explorer):
             make = _exp.sigmoid_config
         else:
             changes["base_lr"] = v["lr"]
-            make = _exp.relu_config
+            make = _exp.relu_config if v["setup"] == "relu" else _exp.cnn_config
         baseline = make("none", **{k: c for k, c in changes.items() if k != "num_groups"})
         return make(v["norm"], **changes), baseline
 

@@ -317,6 +317,20 @@ def test_explorer_blitted_frame_equals_a_full_render():
     assert (np.abs(fast - full).max(axis=2) > 40).mean() < 2e-3  # up to stacking order where curves overlap
 
 
+def test_explorer_cnn_setup_groups_slider():
+    explorer = curves.make_training_explorer()
+    explorer.controls["setup"].value = "cnn"
+    explorer.controls["norm"].value = "group"
+    for groups in (1, 32):
+        explorer.controls["groups"].value = groups
+        run = E.get_run(E.cnn_config("group", num_groups=groups))
+        np.testing.assert_allclose(explorer.artists["error"].get_ydata(), 100 * np.array(run["val_error"]))
+    base = E.get_run(E.cnn_config("none"))
+    np.testing.assert_allclose(explorer.artists["error_baseline"].get_ydata(), 100 * np.array(base["val_error"]))
+    explorer.controls["groups"].value = 64
+    assert "width (32) must be divisible by num_groups (64)" in explorer.artists["status"].value
+
+
 def test_explorer_explains_invalid_combinations():
     explorer = curves.make_training_explorer()
     explorer.controls["norm"].value = "instance"

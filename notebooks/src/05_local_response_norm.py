@@ -1,10 +1,11 @@
 # %% [markdown] slideshow={"slide_type": "slide"}
-# # Local response normalization: AlexNet's lateral inhibition
+# # 05 · Local response normalization: AlexNet's lateral inhibition
 #
 # In 2012 AlexNet won ImageNet with a normalization layer that nobody uses any more: **local response
-# normalization (LRN)**. It is worth an hour for three reasons. It is the ancestor of every layer in this
-# series; its PyTorch API has a trap (the `alpha` argument does not mean what the paper's α means); and *why* it
-# disappeared teaches what a normalization layer has to do to earn its place.
+# normalization (LRN)**. It is worth an hour for three reasons. It is the normalization layer of the network
+# that started deep learning's run on images, the one batch norm later displaced; its PyTorch API has a trap
+# (the `alpha` argument does not mean what the paper's α means); and *why* it disappeared teaches what a
+# normalization layer has to do to earn its place.
 #
 # After this notebook you can
 #
@@ -27,10 +28,11 @@
 # $$
 #
 # Read the sum carefully: the index $j$ runs over **channels**, while $x$ and $y$ stay fixed. Each activation is
-# divided by the energy of the $n$ channels next to it *at the same pixel*. Nothing is averaged over the batch or
-# over space, nothing is subtracted, and nothing is learned. The paper calls it a form of **lateral
-# inhibition**, after neurons in the retina that damp their neighbours: a channel that fires strongly makes
-# its neighbouring channels look weaker.
+# divided by a power of $k$ plus $\alpha$ times the sum of squares (the "energy") of the $n$ channels around
+# it, itself included, *at the same pixel*. Nothing is averaged over the batch or over space, nothing is
+# subtracted, and nothing is learned. The paper calls it a form of **lateral inhibition**, inspired by real
+# neurons (in the retina, for example, an active cell damps its neighbours): a channel that fires strongly
+# makes its neighbouring channels look weaker.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # In the cube picture of this series (batch `N`, channels `C`, positions `H·W`), the elements that enter the
@@ -78,7 +80,7 @@ def lrn_from_scratch(x, size, alpha=1e-4, beta=0.75, k=1.0):
     return out
 
 
-x = torch.relu(torch.randn(2, 8, 4, 4) * 50)  # ReLU outputs on the scale of AlexNet's first layer
+x = torch.relu(torch.randn(2, 8, 4, 4) * 50)  # ReLU outputs in the tens: large enough for alpha to matter
 ours = lrn_from_scratch(x, 5, alpha=5e-4, beta=0.75, k=2.0)
 package = normviz.functional.local_response_norm(x, 5, alpha=5e-4, beta=0.75, k=2.0)
 reference = torch.nn.functional.local_response_norm(x, 5, alpha=5e-4, beta=0.75, k=2.0)
@@ -86,8 +88,10 @@ print(f"from scratch vs torch:      max |difference| = {(ours - reference).abs()
 print(f"normviz.functional vs torch: max |difference| = {(package - reference).abs().max():.1e}")
 
 # %% [markdown]
-# Check what we just did: LRN divides by at least $k^\beta$ (when the window is silent) and by more where the
-# neighbouring channels are active. So the ratio output / input lies between 0 and $k^{-\beta} = 2^{-0.75}$.
+# The from-scratch version differs from PyTorch's only by float32 rounding: PyTorch sums the window with an
+# average pool, in another order. Check what we just did: LRN divides by at least $k^\beta$ (when the window is
+# silent) and by more where the neighbouring channels are active. So the ratio output / input lies between 0 and
+# $k^{-\beta} = 2^{-0.75}$.
 
 # %%
 gain = (ours / x)[x > 0]
@@ -129,6 +133,11 @@ print(f"alexnet_lrn() vs the paper:         max relative difference = {((alexnet
 default = torch.nn.LocalResponseNorm(5)(x)
 print(f"LocalResponseNorm(5) vs the paper:  outputs larger by a factor of {(default[x > 0] / paper[x > 0]).min():.2f} to {(default[x > 0] / paper[x > 0]).max():.2f}")
 
+# %% [markdown]
+# The literal formula and `alexnet_lrn()` agree to float32 rounding. A model ported with the default
+# `LocalResponseNorm(5)` would silently pass 1.68 to 2.34 times larger activations to its next layer, and a
+# factor that varies from pixel to pixel cannot be undone by rescaling the next layer's weights.
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## On a real activation map
 #
@@ -148,15 +157,19 @@ print(f"with AlexNet's constants, output / input ranges from {gain.min():.3f} to
 # At these magnitudes LRN is far from a constant factor: some activations keep 59% of their value, others 6%,
 # depending on how active their neighbouring channels are.
 #
-# **LRN depends on the units of its input.** Batch, layer and group norm give the same output if you multiply
-# their input by 1,000; LRN does not. Put the same digit in units of 0 to 1 instead of 0 to 255, and the
-# squared activations become 65,025 times smaller: the divisor is then $k^\beta$ almost everywhere and LRN is
-# only a constant rescaling by $2^{-0.75}$. The constants were tuned for AlexNet's activations.
+# **LRN depends on the units of its input.** Batch, layer and group norm give the same output (up to their
+# small $\epsilon$) if you multiply their input by a constant; LRN does not. Put the same digit in units of 0 to
+# 1 instead of 0 to 255, and the squared activations become 65,025 times smaller: the divisor is then $k^\beta$
+# almost everywhere and LRN is only a constant rescaling by $2^{-0.75}$. The constants were tuned for AlexNet's
+# activations.
 
 # %%
 small = activations / 255.0
 gain_small = normviz.functional.local_response_norm(small, **lrn.torch_lrn_arguments())[active] / small[active]
 print(f"same map / 255: output / input ranges from {gain_small.min():.4f} to {gain_small.max():.4f}")
+layer_norm_change = (torch.nn.functional.layer_norm(small, small.shape[1:])
+                     - torch.nn.functional.layer_norm(activations, activations.shape[1:])).abs().max()
+print(f"layer norm of the same two maps: outputs differ by at most {layer_norm_change:.1e} (its epsilon)")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Lateral inhibition, live
@@ -197,6 +210,14 @@ trials = {
 for name, args in trials.items():
     profile = lrn.suppression_profile(16, 8, 20.0, baseline=explorer.baseline, **args)
     print(f"{name:>20}: relative output of channels 3 to 13:", np.round(profile[3:14], 2))
+strong = lrn.suppression_profile(16, 8, 20.0, baseline=explorer.baseline, **alexnet_args)[8]
+print(f"with AlexNet's constants, channel 8 responds 20 times more but its output grows only {strong:.2f} times")
+
+# %% [markdown]
+# Read each row from the middle (channel 8) outwards: the neighbours inside the window keep a fraction of their
+# output, the channels outside keep exactly 1. The middle entry is the strong channel itself: its own square is
+# in its divisor too, so it is damped about as much as its neighbours (1.21 / 20 is about 0.06). LRN does not
+# let a strong response through untouched; it makes the strong response's neighbours weaker *relative* to it.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Why it fell out of use
@@ -204,10 +225,12 @@ for name, args in trials.items():
 # * **It did not carry over.** AlexNet reported that LRN lowered its top-1/top-5 error by 1.4 and 1.2 points.
 #   Two years later the VGG paper (Simonyan & Zisserman, 2015) tried it in its network and found that it did not
 #   improve accuracy, while costing memory and time; VGG dropped it.
-# * **Batch normalization did its job better** (Ioffe & Szegedy, 2015). LRN only rescales, by a factor that
-#   depends on the units of its input; it neither centres the activations nor controls their scale, and it has
-#   no learned parameters. Batch norm makes each channel zero-mean and unit-variance whatever the scale of the
-#   weights, lets the network learn the scale back, and allows much higher learning rates.
+# * **Batch normalization made it unnecessary.** When Ioffe & Szegedy (2015) added batch norm to Inception,
+#   they removed its LRN layers and report that with batch norm they are not needed. LRN only rescales, by a
+#   factor that depends on the units of its input; it neither centres the activations nor controls their
+#   scale, and it has no learned parameters. Batch norm gives each channel mean 0 and variance 1 over the batch
+#   whatever the scale of the weights, lets the network learn the scale back, and allowed much higher learning
+#   rates (notebook 02).
 # * **It is slow for what it does** in today's frameworks (notebook 06 measures it against the others).
 #
 # A small experiment of our own: the CNN of the series (two 3×3 conv blocks of 32 channels, ReLU, SGD with
@@ -219,15 +242,15 @@ results = lrn.run_lrn_experiment(seeds=(0,))
 lines = lrn.plot_lrn_experiment(results)
 for norm, entry in results.items():
     errors = ", ".join(f"{100 * e:.1f}" for e in entry["val_error"][0])
-    print(f"{norm:>15}: validation error per epoch (%) {errors}")
+    print(f"{norm:>15}: validation error (%) after 0 (untrained), 1, ..., 5 epochs: {errors}")
 
 # %% [markdown]
-# Read it honestly: one seed, 450 validation images, so one point of error is about 5 images. At this scale
-# LRN does not help, and batch norm learns fastest. Why does LRN change so little here? The network's inputs are
-# standardized (mean 0, standard deviation 1 per pixel), so its activations are of order 1, not 100, and the
-# divisor stays close to $k^\beta$: LRN is then mostly a constant factor, as in the "/ 255" cell above. The cell
-# below measures it on the first layer of the untrained LRN network; compare with the pixel-unit map, where the
-# output / input ratio varied tenfold.
+# Read it honestly: one seed, 450 validation images, so one point of error is about 5 images. At this scale LRN
+# does not help (3.1% after 5 epochs, against 2.7% without it), and batch norm learns fastest. Why does LRN
+# change so little here? The network's inputs are standardized (mean 0, standard deviation 1 per pixel), so its
+# activations are of order 1, not 100, and the divisor stays close to $k^\beta$: LRN is then mostly a constant
+# factor, as in the "/ 255" cell above. The cell below measures it on the first layer of the untrained LRN
+# network; compare with the pixel-unit map, where the output / input ratio varied tenfold.
 
 # %%
 from normviz.data import load_digits_split
@@ -276,7 +299,7 @@ normviz.exercises.check("local_response_norm", my_local_response_norm)
 #   centring, nothing learned.
 # * PyTorch's `alpha` multiplies the **mean** over the window: AlexNet's k=2, n=5, α=1e-4, β=0.75 is
 #   `LocalResponseNorm(size=5, alpha=5e-4, beta=0.75, k=2.0)`, and its default `k` is 1.
-# * A strong channel suppresses exactly the channels whose window contains it; the others are untouched.
+# * A strong channel damps itself and exactly the channels whose window contains it; the others are untouched.
 # * LRN depends on the units of its input: on standardized inputs it is close to a constant factor. VGG found no
 #   gain from it, batch norm replaced it, and in our small CNN it does not help either.
 #
