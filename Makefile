@@ -83,7 +83,7 @@ html: $(VENV)/.test
 
 # Colab ships ipywidgets 7.7: the widget tests must pass there too, in a venv of their own.
 VENV7 := .venv-widgets7
-WIDGET_TESTS ?= tests -k "explorer or widget or cube"
+WIDGET_TESTS ?= tests --ignore tests/test_browser.py -k "explorer or widget or cube" -W "ignore::DeprecationWarning"
 $(VENV7)/.ok: pyproject.toml
 	$(PYTHON) -m venv $(VENV7)
 	$(VENV7)/bin/python -m pip install -q $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH_SPEC)"

@@ -317,9 +317,14 @@ def noisy_bn_experiment(seeds=(0, 1), *, epochs: int = 3, lr: float = 0.5, depth
                         means.append(inputs[0].mean(0))  # (width,): each unit's mean input on the probe batch
 
                 def probe(m, step, recording=recording):
+                    # train mode: what the layer sees while training, noise included; but a train-mode forward
+                    # also updates the running statistics, so restore them: measuring must not change the model
+                    saved = [b.clone() for b in m.buffers()]
                     recording[0] = True
                     with torch.no_grad():
-                        m(probe_x)  # train mode: what the layer sees while training, noise included
+                        m(probe_x)
+                        for buffer, value in zip(m.buffers(), saved, strict=True):
+                            buffer.copy_(value)
                     recording[0] = False
 
                 handle = last_sigmoid.register_forward_hook(record)

@@ -269,18 +269,26 @@ def measure_batch_dependence(method: str, shape=(4, 6, 3, 3), *, seed: int = 0) 
     return float((normalize(method, x)[0] - normalize(method, other)[0]).abs().max())
 
 
-def _torch_forward(method: str, C: int):
-    """PyTorch's own implementation of ``method`` on (N, C, H, W), as a function of x (with affine params)."""
+def _torch_forward(method: str, shape):
+    """PyTorch's own implementation of ``method`` on (N, C, H, W), as a function of x.
+
+    Each method gets the learned parameters its module has by default (the table's "learned" column), so the
+    timings include applying them: per channel for batch, group and channels-last layer norm, per element of
+    ``normalized_shape`` for layer and RMS norm, none for instance and local response norm.
+    """
     import torch
     import torch.nn.functional as F
 
+    C = shape[1]
     weight = torch.ones(C, requires_grad=True)
     bias = torch.zeros(C, requires_grad=True)
+    element_weight = torch.ones(*shape[1:], requires_grad=True)  # (C, H, W): layer and RMS norm's weight
+    element_bias = torch.zeros(*shape[1:], requires_grad=True)
     num_groups = 8 if C % 8 == 0 else 1
     if method == "batch":
         return lambda x: F.batch_norm(x, None, None, weight, bias, training=True)
     if method == "layer":
-        return lambda x: F.layer_norm(x, x.shape[1:])
+        return lambda x: F.layer_norm(x, x.shape[1:], element_weight, element_bias)
     if method == "layer_channels_last":
         return lambda x: F.layer_norm(x.permute(0, 2, 3, 1), (C,), weight, bias)
     if method == "instance":
@@ -289,14 +297,15 @@ def _torch_forward(method: str, C: int):
         return lambda x: F.group_norm(x, num_groups, weight, bias)
     if method == "local_response":
         return lambda x: F.local_response_norm(x, 5, 5e-4, 0.75, 2.0)
-    return lambda x: F.rms_norm(x, x.shape[1:])
+    return lambda x: F.rms_norm(x, x.shape[1:], element_weight)
 
 
 def measure_costs(shape=(16, 32, 16, 16), *, repeats: int = 15, methods=axes.METHODS, seed: int = 0) -> dict:
     """Median seconds of one forward + backward pass of PyTorch's implementation of each method.
 
     A quick measurement on this machine (one thread, so the numbers compare), not a benchmark: the order
-    of magnitude and the ratios are what to read, and they change from machine to machine.
+    of magnitude and the ratios are what to read, and they change from machine to machine. Each method
+    applies the learned parameters its module has by default (none for instance and local response norm).
 
     Parameters
     ----------
@@ -333,7 +342,7 @@ def measure_costs(shape=(16, 32, 16, 16), *, repeats: int = 15, methods=axes.MET
         x = torch.randn(*shape, generator=torch.Generator().manual_seed(seed), requires_grad=True)
         costs = {}
         for method in methods:
-            forward = _torch_forward(method, shape[1])
+            forward = _torch_forward(method, shape)
             times = []
             for i in range(repeats + 1):
                 start = time.perf_counter()
@@ -690,8 +699,10 @@ DECISION_GUIDE: tuple[Recommendation, ...] = (
     ),
     Recommendation(
         "transformers", "layer norm (pre-norm)", "layer",
-        "each token is normalized over its own features: no dependence on batch or sequence length",
-        "nn.LayerNorm(d_model) on (N, L, d_model) normalizes the last dim only", "Ba et al. 2016",
+        "each token is normalized over its own features: no dependence on batch or sequence length; "
+        "pre-norm (normalize the input of each attention or MLP block, inside the residual branch) trains "
+        "deep stacks more stably than the original post-norm",
+        "nn.LayerNorm(d_model) on (N, L, d_model) normalizes the last dim only", "Ba et al. 2016; Xiong et al. 2020",
     ),
     Recommendation(
         "large language models", "RMS norm", "rms",

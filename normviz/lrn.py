@@ -453,7 +453,7 @@ class LateralInhibitionExplorer(Explorer):
 
         window = Rectangle((0, 0), 1, 1.05, color=_ORANGE, alpha=0.2, label="window contains the strong channel")
         ax_gain.add_patch(window)
-        ax_gain.axhline(1.0, color=_GREY, linestyle="--", linewidth=1)
+        unity = ax_gain.axhline(1.0, color=_GREY, linestyle="--", linewidth=1)
         gain_bars = ax_gain.bar(channels, np.ones(c), color=_GREEN, label="relative output")
         gain_bars[strong_channel].set_color(_VERMILION)
         ax_gain.set_ylim(0, 1.45)
@@ -476,6 +476,22 @@ class LateralInhibitionExplorer(Explorer):
             "strong_text": strong_text,
         }
         super().__init__(fig, controls, readouts={"readout": readout})
+        # Blitting (see normviz._widgets.Explorer): axes, ticks, labels and legends are rendered once; a change
+        # redraws only these, in the order a full redraw draws them (the dashed line and the bottom spines lie
+        # on the bars' edges, so they are redrawn over them). The axis limits stay put (_sticky_top below), so
+        # the cached picture stays valid.
+        self._set_dynamic(
+            [
+                window,
+                *gain_bars,
+                unity,
+                ax_gain.spines["bottom"],
+                strong_text,
+                gain_title,
+                *after_bars,
+                ax_after.spines["bottom"],
+            ]
+        )
 
     def compute(self, size: int, k: float, alpha: float, beta: float, strength: float) -> dict:
         """What the panels show for these slider values (pure: no drawing)."""
@@ -494,7 +510,7 @@ class LateralInhibitionExplorer(Explorer):
         result = self.compute(v["size"], v["k"], v["alpha"], v["beta"], v["strength"])
         for bar, height in zip(self.artists["after_bars"], result["after"], strict=True):
             bar.set_height(height)
-        self.artists["after_axis"].set_ylim(0, 1.5 * max(float(result["after"].max()), 1e-12))
+        _sticky_top(self.artists["after_axis"], float(result["after"].max()))
         gains = result["gains"].copy()
         own = gains[self.strong_channel]
         gains[self.strong_channel] = min(own, 1.1)  # its own gain can be large: clipped, printed beside
@@ -518,6 +534,19 @@ class LateralInhibitionExplorer(Explorer):
             f"{result['after'].sum():.0f} &nbsp;|&nbsp; strongest suppression of a neighbour: "
             f"output × {lowest:.3f}"
         )
+
+
+def _sticky_top(ax, high: float) -> None:
+    """Set ``ax``'s y-limits to [0, top] with ``high`` between 40% and 80% of ``top``, keeping the old ``top``
+    when it still qualifies: the limits (and the explorer's cached background) rarely change."""
+    top = ax.get_ylim()[1]
+    high = max(high, 1e-12)
+    if ax.get_ylim()[0] == 0.0 and 0.4 * top <= high <= 0.8 * top:
+        return
+    # A round top about 1.5 times the tallest bar: 1, 1.5, 2, 3, 4, 6 or 8 times a power of ten.
+    scale = 10.0 ** np.floor(np.log10(1.5 * high))
+    top = next(f * scale for f in (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 10.0) if f * scale >= 1.5 * high)
+    ax.set_ylim(0.0, top)
 
 
 def make_lateral_inhibition_explorer(

@@ -74,6 +74,14 @@ def test_noisy_bn_shifts_inputs_more_but_still_trains():
     assert result["batch"]["mean"] < 0.5 and result["noisy"]["mean"] < 0.5
 
 
+def test_noisy_bn_probe_does_not_change_the_model():
+    # Only the first seed is probed. Plain BN draws no random numbers, so if probing left the running statistics
+    # alone, seed 0 must reach the same validation error whether it is probed (first) or not (second).
+    probed = demos.noisy_bn_experiment(seeds=(0, 1), epochs=1)["batch"]["val_errors"][0]
+    unprobed = demos.noisy_bn_experiment(seeds=(1, 0), epochs=1)["batch"]["val_errors"][1]
+    assert probed == unprobed
+
+
 def test_gradient_scale_matches_autograd():
     # Recompute the first layer's gradient std directly, with the same seeded network.
     from normviz.data import load_digits_split

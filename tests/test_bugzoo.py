@@ -158,6 +158,7 @@ def test_wrong_layout(reports):
     assert e["feature_mean_max_abs_fixed"] < 1e-5
     low, high = e["feature_std_range_fixed"]
     assert low == pytest.approx(1.0, abs=1e-3) and high == pytest.approx(1.0, abs=1e-3)
+    assert "std 1 (all within 1e-3: True)" in reports["wrong_layout_bn1d"].fix  # the printed check agrees
 
 
 def test_transpose_fix_equals_layer_on_permuted_input():

@@ -117,8 +117,12 @@ def test_launch_cell_installs_on_colab_and_kaggle_only(monkeypatch, environ, mod
 
 
 def test_repository_url_is_written_in_one_place():
-    hits = [p for p in ROOT.rglob("*.py") if ".venv" not in p.parts and launch.REPO_URL in p.read_text()]
-    assert [p.relative_to(ROOT).as_posix() for p in hits] == ["normviz/launch.py"]
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "*.py"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout.split()
+    hits = [name for name in listed if (ROOT / name).exists() and launch.REPO_URL in (ROOT / name).read_text()]
+    assert hits == ["normviz/launch.py"]
 
 
 def test_percent_format_parser_reads_cells_and_metadata():

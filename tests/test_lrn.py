@@ -229,6 +229,38 @@ def test_explorer_artists_follow_the_controls(explorer, setting):
     assert window.get_width() == pytest.approx(len(inhibited))
     assert f"×{gains[explorer.strong_channel]:.2f}" in explorer.artists["strong_text"].get_text()
     assert f"n={v['size']}" in explorer.readouts["readout"].value
+    # The right axis holds the after-LRN bars with room above them, in round steps (sticky limits).
+    low, top = explorer.artists["after_axis"].get_ylim()
+    assert low == 0.0 and 0.4 * top <= expected.max().item() <= 0.8 * top
+
+
+def _pixels(png: bytes) -> np.ndarray:
+    import io
+
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.int16)
+
+
+def test_explorer_blitted_frames_equal_a_full_redraw():
+    # The fast path (cached background, only the bars, window and texts redrawn) must show what a full
+    # redraw shows, both when the cached background is reused and when a new one is rendered.
+    import matplotlib.pyplot as plt
+
+    e = lrn.make_lateral_inhibition_explorer()
+    assert e.widget is e.widget  # built once; draws the first frame
+    backgrounds = set()
+    for name, value in [("size", 3), ("strength", 12.0), ("k", 0.5), ("alpha", 1e-2), ("beta", 1.5), ("size", 9)]:
+        e.controls[name].value = value
+        assert e.error is None
+        backgrounds.add(e._background_key)
+        fast, full = _pixels(e.png()), _pixels(e.full_png())
+        assert fast.shape == full.shape
+        assert np.mean(np.any(fast != full, axis=-1)) < 0.0005  # a few anti-aliased edge pixels at most
+        e.png()  # full_png emptied the cache: keep only this frame's background, which the next change must
+        # replace if (and only if) its key changed; a key that missed a change would show stale ticks
+    assert len(backgrounds) > 1  # the sequence moved the right axis' limits, so both paths were compared
+    plt.close(e.fig)
 
 
 def test_explorer_updates_are_fast(explorer):

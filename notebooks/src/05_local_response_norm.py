@@ -216,8 +216,10 @@ print(f"with AlexNet's constants, channel 8 responds 20 times more but its outpu
 # %% [markdown]
 # Read each row from the middle (channel 8) outwards: the neighbours inside the window keep a fraction of their
 # output, the channels outside keep exactly 1. The middle entry is the strong channel itself: its own square is
-# in its divisor too, so it is damped about as much as its neighbours (1.21 / 20 is about 0.06). LRN does not
-# let a strong response through untouched; it makes the strong response's neighbours weaker *relative* to it.
+# in its divisor too, so it is damped about as much as its neighbours (1.21 / 20 is about 0.06). Inside the
+# window every channel is divided by nearly the same large number, set by the strong channel, so their ratios
+# to each other survive; what the strong channel changes is their level against the channels outside the
+# window, which keep exactly 1.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Why it fell out of use

@@ -69,10 +69,11 @@ for change, x2 in (("x * 5", x * 5), ("x + 3", x + 3)):
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Is it cheaper?
 #
-# RMSNorm makes one pass over the token (the mean of squares) where layer norm makes two (the mean, then the
-# variance around it), and it has no bias to add. The cell below times both, best of 5, on one CPU thread, on
-# 1,024 tokens of width 1,024 (for example a batch of 4 sequences of 256 tokens): forward only, and forward plus
-# backward. Timings depend on the machine, so this cell's output is not compared by the tests; read the ratios.
+# RMSNorm computes one statistic per token (the mean of squares) where layer norm computes two (the mean, then
+# the variance around it), it subtracts nothing, and it has no bias to add. The cell below times both, best of
+# 5, on one CPU thread, on 1,024 tokens of width 1,024 (for example a batch of 4 sequences of 256 tokens):
+# forward only, and forward plus backward. Timings depend on the machine, so this cell's output is not compared
+# by the tests; read the ratios.
 
 # %% tags=["nbval-ignore-output"]
 from normviz.modern import measure_norm_cost
@@ -93,9 +94,12 @@ for impl in ("normviz", "torch"):
 # `F.rms_norm` on the CPU is assembled from several operations, so there layer norm wins although it does more
 # arithmetic. `normviz`'s two functions are both plain tensor operations, one kernel per step; there RMSNorm saves
 # a step, but on a CPU that is a small share of the time, and in our runs it came out ahead at some sizes and not
-# at others. The savings in the paper, and the reason large language models adopted it, come from fused GPU
-# kernels, whose cost is the number of passes over memory: one for the mean of squares instead of two for the
-# mean and the variance. The benchmark `benchmarks/bench_beyond.py` repeats this at three transformer sizes.
+# at others. Zhang & Sennrich measured their 7% to 64% on GPUs, with layers built from separate operations like
+# these, where every dropped operation is one pass less over the activations. In one fused kernel, both layers
+# read the input once and write the output once, and what RMSNorm saves shrinks to a little arithmetic and a
+# simpler backward pass. Its adoption in large language models rests on that saving together with accuracy
+# comparable to layer norm's. The benchmark `benchmarks/bench_beyond.py` repeats this at three transformer
+# sizes.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2 · Weight normalization: normalize the weights, not the activations
@@ -106,8 +110,12 @@ for impl in ("normviz", "torch"):
 #
 # Nothing here depends on the batch: there are no batch statistics, no running averages, and no train/eval
 # difference. The length $g$ and the direction $v$ become separate parameters that gradient descent updates
-# separately. PyTorch provides it as `torch.nn.utils.parametrizations.weight_norm`; here it is from scratch,
-# checked against PyTorch's on a linear layer:
+# separately. Why bother? Salimans & Kingma argue that this decoupling improves the conditioning of the
+# optimization, so plain gradient descent converges faster, at a fraction of batch norm's cost and with none of
+# its dependence on the batch. That made it a choice where batch statistics are noisy or unavailable: the paper
+# applies it to recurrent generative models and deep reinforcement learning, and later audio generators such as
+# HiFi-GAN use it in every convolution. PyTorch provides it as `torch.nn.utils.parametrizations.weight_norm`;
+# here it is from scratch, checked against PyTorch's on a linear layer:
 
 # %%
 from normviz.modern import WeightNormLinear, weight_norm
@@ -218,7 +226,7 @@ ax.set_ylim(0, None)
 fig.tight_layout()
 
 # %% [markdown]
-# From batch 8 up the four are within about a point of each other. At batch 2 batch norm's error is more than ten
+# From batch 8 up the four are within 1.5 points of each other. At batch 2 batch norm's error is more than ten
 # times higher, batch renorm halves it, and weight norm and layer norm, which never look across the batch, do not
 # move. (Batch norm at 2 also varies the most from seed to seed.)
 # How much of batch norm's error at batch 2 is the train/eval mismatch? Evaluate the same networks in *train*
@@ -252,8 +260,8 @@ for norm in ("batch", "batch_renorm"):
 # $$\mu = \frac{\sum_p S_p}{\sum_p n_p}, \qquad \sigma^2 = \frac{\sum_p Q_p}{\sum_p n_p}
 #   \qquad (S_p = \textstyle\sum x, \ n_p = \text{count}, \ Q_p = \sum (x - \mu)^2 \text{ on process } p),$$
 #
-# each sum obtained with one `all_reduce`. Here it is in one process, with a batch of 8 split between two
-# pretend replicas:
+# each sum obtained with an `all_reduce` ($S_p$ and $n_p$ travel together in one, $Q_p$ needs a second, since it
+# uses the pooled mean). Here it is in one process, with a batch of 8 split between two pretend replicas:
 
 # %%
 torch.manual_seed(0)
@@ -271,8 +279,9 @@ print("pooled var == whole: ", torch.allclose(squares / count, batch.var(0, unbi
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # We sum squared deviations from the *pooled* mean in a second `all_reduce` rather than sums of squares in the
-# first: $\mathrm{E}[x^2] - \mathrm{E}[x]^2$ loses every digit when the mean is large compared with the spread
-# (notebook 02). The backward pass needs pooling too: the gradient of batch norm with respect to each input,
+# first: $\mathrm{E}[x^2] - \mathrm{E}[x]^2$ subtracts two nearly equal numbers when the mean is large compared
+# with the spread, and loses digits, all of them in the worst case (notebook 02). The backward pass needs
+# pooling too: the gradient of batch norm with respect to each input,
 #
 # $$\frac{\partial L}{\partial x_i} = \frac{\gamma}{\sigma}\Big(\frac{\partial L}{\partial y_i}
 #   - \mathrm{mean}\big(\tfrac{\partial L}{\partial y}\big) - \hat x_i\, \mathrm{mean}\big(\tfrac{\partial L}
@@ -280,7 +289,10 @@ print("pooled var == whole: ", torch.allclose(squares / count, batch.var(0, unbi
 #
 # contains two means over the *whole* batch, because every input moved the shared mean and variance; one more
 # `all_reduce` of their sums provides them. `normviz.distributed.SyncBatchNorm` does exactly this in one short
-# `torch.autograd.Function`, worth reading.
+# `torch.autograd.Function`, worth reading. PyTorch's `torch.nn.SyncBatchNorm` saves the second forward round
+# another way: each process sends its own mean, variance and count in one `all_gather`, and the pooled
+# variance is assembled from them with the parallel-variance formula (Chan, Golub & LeVeque); its backward
+# pass needs one `all_reduce`, as ours does.
 #
 # ### Run it for real
 #
@@ -311,8 +323,9 @@ print(f"wall time, starting the two processes included: {demo['wall_seconds']:.1
 # of the running averages; per-replica training stays bad there too, so it is the training that suffered, not
 # only the running averages.
 #
-# Two processes on one CPU are a model of the real situation. Synchronizing costs three extra `all_reduce`s per
-# batch-norm layer per step, which across GPUs and machines is real time; that is why synchronized batch norm is
+# Two processes on one CPU are a model of the real situation. Synchronizing costs extra communication in every
+# batch-norm layer at every step (three `all_reduce`s in ours, two collectives in PyTorch's), which across GPUs
+# and machines is real time; that is why synchronized batch norm is
 # used when the per-device batch is small (detection and segmentation, with a few large images per GPU), and
 # plain batch norm otherwise.
 #
@@ -476,8 +489,8 @@ for name, label in (("none", "no normalization"), ("batch", "batch norm"), ("noi
 # ## Summary
 #
 # * **RMSNorm** divides each token by its root mean square: no mean, no bias. It ignores rescaling but not
-#   shifting, and it equals layer norm on centred inputs. It is cheaper when implemented as well as layer norm
-#   (fused kernels); on a CPU with PyTorch's kernels it is not.
+#   shifting, and it equals layer norm on centred inputs. Whether it is faster depends on the implementation:
+#   the paper measured 7% to 64% on GPUs; on our CPU, with PyTorch's kernels, it was slower than layer norm.
 # * **Weight normalization** writes $w = g\,v/\lVert v\rVert$: the weight's length becomes a parameter. No batch
 #   statistics, no train/eval difference.
 # * **Batch renormalization** corrects batch norm's training output towards the running statistics with clipped
@@ -487,8 +500,8 @@ for name, label in (("none", "no normalization"), ("batch", "batch norm"), ("noi
 #   per-device batch size.
 # * **Folding** batch norm into the preceding convolution is exact in eval mode if the conv bias is folded too,
 #   and wrong in training mode.
-# * **Noisy batch norm** trains although it shifts layer inputs more than no normalization at all: batch norm's
-#   benefit is not explained by removing internal covariate shift.
+# * **Noisy batch norm** trains although it shifts layer inputs more than no normalization at all. In our small
+#   run as in Santurkar et al., batch norm's benefit is not explained by removing internal covariate shift.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ## References
@@ -502,8 +515,10 @@ for name, label in (("none", "no normalization"), ("batch", "batch norm"), ("noi
 #    Covariate Shift.* ICML 2015. arXiv:1502.03167.
 # 5. C. Peng et al. *MegDet: A Large Mini-Batch Object Detector* (synchronized batch norm across GPUs). CVPR 2018.
 #    arXiv:1711.07240.
-# 6. S. Santurkar, D. Tsipras, A. Ilyas, A. Madry. *How Does Batch Normalization Help Optimization?* NeurIPS 2018.
+# 6. T. F. Chan, G. H. Golub, R. J. LeVeque. *Algorithms for Computing the Sample Variance: Analysis and
+#    Recommendations.* The American Statistician 37(3), 1983 (combining the variances of parts).
+# 7. S. Santurkar, D. Tsipras, A. Ilyas, A. Madry. *How Does Batch Normalization Help Optimization?* NeurIPS 2018.
 #    arXiv:1805.11604.
-# 7. Y. Wu, K. He. *Group Normalization.* ECCV 2018. arXiv:1803.08494.
-# 8. PyTorch documentation: `torch.nn.RMSNorm`, `torch.nn.utils.parametrizations.weight_norm`,
+# 8. Y. Wu, K. He. *Group Normalization.* ECCV 2018. arXiv:1803.08494.
+# 9. PyTorch documentation: `torch.nn.RMSNorm`, `torch.nn.utils.parametrizations.weight_norm`,
 #    `torch.nn.SyncBatchNorm`, `torch.nn.utils.fusion.fuse_conv_bn_eval`, `torch.distributed` and `torchrun`.
