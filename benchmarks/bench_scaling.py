@@ -1,10 +1,13 @@
-"""Part 1 explorer latency: control change -> updated figure, for the scaler comparison and the lambda explorer.
+"""Explorer latency: control change -> updated figure, for the scaler comparison and the lambda explorer (Part 1)
+and the lateral-inhibition explorer (Part 5, ``normviz.lrn``).
 
 Each change goes through the real callback, as in a notebook with the default inline backend: setting
 ``explorer.controls[name].value`` runs ``update()`` and ``Explorer.draw()``, which renders the figure to PNG
 with Agg. ``explorer.last_latency`` is the wall time of each change; the CPU time of this process is recorded
 too, since wall time on a shared machine also counts other processes. ``update ms`` is the Python side alone:
 what a change costs before the repaint, which under ipympl happens asynchronously in the browser.
+``static redraws`` counts the changes that had to render part of the figure's static picture again (axes whose
+limits moved) rather than only the moving artists over the kept picture.
 Goal: median <= 50 ms, 95th percentile <= 150 ms.
 
     python benchmarks/bench_scaling.py           # 40 changes per explorer, printed as a table
@@ -40,16 +43,33 @@ def _changes(name: str) -> list[tuple[str, object]]:
         seq += [("feature", f) for f in ("mean area", "worst symmetry", "mean texture", "area error")]
         seq += [("method", "box-cox")] + [("lmbda", v) for v in (0.25, -0.25, -0.45)]
         return seq
+    if name == "lateral_inhibition":
+        seq = [("size", s) for s in (3, 4, 5, 6, 7, 9, 11, 5)]
+        seq += [("k", round(v, 1)) for v in np.arange(2.1, 3.01, 0.1)] + [("k", 2.0)]
+        seq += [("beta", round(v, 2)) for v in np.arange(0.8, 1.21, 0.05)] + [("beta", 0.75)]
+        seq += [("alpha", round(10.0**e, 10)) for e in (-3.0, -2.5, -2.0, -3.3)]
+        seq += [("strength", s) for s in (6.0, 8.0, 10.0, 12.0, 15.0, 20.0, 5.0)]
+        return seq
     raise ValueError(f"unknown explorer {name!r}")
 
 
 def _builders():
-    from normviz import scaling_explorers
+    from normviz import lrn, scaling_explorers
 
     return {
         "scaler_comparison": scaling_explorers.make_scaler_comparison_explorer,
         "lambda": scaling_explorers.make_lambda_explorer,
+        "lateral_inhibition": lrn.make_lateral_inhibition_explorer,
     }
+
+
+def _change(explorer, control: str, value) -> bool:
+    """Set ``control`` to ``value``; True when that rendered static parts again (a new background, axes redrawn)."""
+    known = set(explorer.__dict__.get("_backgrounds", {}))
+    explorer.controls[control].value = value
+    if hasattr(explorer, "last_redrawn"):  # blitting per axes (scaling_explorers._ChildBlitExplorer)
+        return explorer.last_redrawn > 0
+    return explorer._background_key not in known
 
 
 def _percentile(values, q: float) -> float:
@@ -64,7 +84,7 @@ def measure(name: str, count: int = 40) -> dict:
     start = time.perf_counter()
     explorer = _builders()[name]()
     build_s = time.perf_counter() - start
-    wall, cpu, update = [], [], []
+    wall, cpu, update, redraws = [], [], [], 0
     # Outside a kernel, IPython's display() prints a placeholder for each frame: keep the table readable.
     with contextlib.redirect_stdout(io.StringIO()):
         explorer.draw()  # first frame, as when the widget is displayed
@@ -72,7 +92,7 @@ def measure(name: str, count: int = 40) -> dict:
             if explorer.controls[control].value == value:
                 continue  # no change, no callback
             cpu_start = time.process_time()
-            explorer.controls[control].value = value
+            redraws += _change(explorer, control, value)
             cpu.append(time.process_time() - cpu_start)
             wall.append(explorer.last_latency)
             if explorer.error is not None:
@@ -89,6 +109,7 @@ def measure(name: str, count: int = 40) -> dict:
         "CPU median ms": 1000 * _percentile(cpu, 50),
         "CPU p95 ms": 1000 * _percentile(cpu, 95),
         "update ms": 1000 * _percentile(update, 50),
+        "static redraws": redraws,
         "goal met": _percentile(wall, 50) <= 0.050 and _percentile(wall, 95) <= 0.150,
         "build s": build_s,
     }

@@ -537,11 +537,11 @@ class LateralInhibitionExplorer(Explorer):
 
 
 def _sticky_top(ax, high: float) -> None:
-    """Set ``ax``'s y-limits to [0, top] with ``high`` between 40% and 80% of ``top``, keeping the old ``top``
+    """Set ``ax``'s y-limits to [0, top] with ``high`` between 40% and 75% of ``top``, keeping the old ``top``
     when it still qualifies: the limits (and the explorer's cached background) rarely change."""
     top = ax.get_ylim()[1]
     high = max(high, 1e-12)
-    if ax.get_ylim()[0] == 0.0 and 0.4 * top <= high <= 0.8 * top:
+    if ax.get_ylim()[0] == 0.0 and 0.4 * top <= high <= 0.75 * top:  # bars stay below the legend
         return
     # A round top about 1.5 times the tallest bar: 1, 1.5, 2, 3, 4, 6 or 8 times a power of ten.
     scale = 10.0 ** np.floor(np.log10(1.5 * high))

@@ -9,11 +9,12 @@
   histogram of the transformed (standardized) data against the normal density, a normal Q-Q plot, and the
   log-likelihood of lambda with its maximum marked.
 
-The figures are built once; the sliders only change artist data (``set_offsets``, ``set_data``). The pure
-helpers (:func:`load_feature_pair`, :func:`distort_features`, :func:`apply_scaler`, :func:`zoom_window`,
+The figures are built once; the sliders only change artist data (``set_data``). The pure helpers
+(:func:`load_feature_pair`, :func:`distort_features`, :func:`apply_scaler`, :func:`zoom_window`,
 :func:`middle_span`, :func:`standardized_power`, :func:`normal_quantiles`) compute everything drawn, and can be
-tested alone. With the inline backend, a change redraws only the moving artists over a cached background
-(``normviz._widgets.Explorer``'s blitting), and axis limits move in round steps so that background stays valid.
+tested alone. With the inline backend, a change redraws the moving artists over a kept picture of the rest, and
+of that picture only the axes whose limits moved (``_ChildBlitExplorer``: the 20-axes comparison would otherwise
+re-render whole for almost every change); axis limits move in round steps, so most changes move few of them.
 """
 
 from __future__ import annotations
@@ -25,8 +26,6 @@ import numpy as np
 
 from normviz import scaling
 from normviz._widgets import Explorer, figure_without_display, using_ipympl
-
-# The blitting explorer base: a cached background, only the moving artists redrawn.
 
 __all__ = [
     "SCALER_NAMES",
@@ -390,12 +389,12 @@ class _ChildBlitExplorer(Explorer):
         if isinstance(child, Axes):
             key += (child.get_position().bounds,)
             if self._draws_static(child):
+                texts = (child.title, child._left_title, child._right_title, child.xaxis.label, child.yaxis.label)
                 key += (
                     tuple(child.get_xlim()),
                     tuple(child.get_ylim()),
-                    child.get_title(),
-                    child.get_xlabel(),
-                    child.get_ylabel(),
+                    # A dynamic (animated) title is redrawn every frame anyway: it is no part of the key.
+                    tuple("" if text.get_animated() else text.get_text() for text in texts),
                 )
         elif isinstance(child, Text):
             key += (child.get_text(), child.get_position(), child.get_color())
@@ -592,10 +591,10 @@ class ScalerComparisonExplorer(_ChildBlitExplorer):
                 4,
                 3 * n_cols,
                 height_ratios=[3.0, 0.55, 0.7, 3.0],
-                width_ratios=[3.0, 0.6, 0.55] * n_cols,
+                width_ratios=[3.0, 0.6, 0.65] * n_cols,
                 left=0.065,
                 right=1.02,
-                top=0.92,
+                top=0.905,  # below the legend, so that redrawing a full view never means redrawing the legend
                 bottom=0.08,
                 hspace=0.05,
                 wspace=0.05,
@@ -756,7 +755,7 @@ def make_scaler_comparison_explorer(
 _METHOD_OPTIONS = (("Box-Cox", "box-cox"), ("Yeo-Johnson", "yeo-johnson"))
 
 
-class LambdaExplorer(Explorer):
+class LambdaExplorer(_ChildBlitExplorer):
     """Built by :func:`make_lambda_explorer`.
 
     Attributes

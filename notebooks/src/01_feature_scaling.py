@@ -384,9 +384,10 @@ print(f"proline's share of the squared distances after z-scoring: {proline_share
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **Gradient descent** on least squares: predict wine's alcohol from the other 12 features (plus an
-# intercept), with the largest safe fixed step $1/L$. How fast it converges depends on the condition number
-# $\kappa$ of the features' second-moment matrix, the ratio of its largest to its smallest eigenvalue; scaling
-# changes $\kappa$:
+# intercept), with the largest safe fixed step $1/L$, where $L$ is the largest eigenvalue of the features'
+# second-moment matrix (the loss's Hessian). How fast it converges depends on that matrix's condition number
+# $\kappa$, the ratio of its largest to its smallest eigenvalue: the step that is safe along the steepest
+# direction crawls along the flattest one. Scaling changes $\kappa$:
 
 # %%
 def gradient_descent_steps(features, target, tolerance=1e-3, max_steps=20_000):
@@ -415,7 +416,8 @@ for label, scaler in scalers.items():
 # %% [markdown]
 # Min-max scaling makes the columns comparable but leaves them all positive, so they stay correlated with the
 # intercept; centering (z-score, robust, Yeo-Johnson) removes that, and the problem becomes easy.
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Not every model cares. A decision tree splits on one feature at a time at a threshold, and an increasing map
 # keeps the order of each feature's values, so the tree finds the same splits. On the same folds as the k-NN:
 
@@ -568,8 +570,8 @@ normviz.exercises.check("box_cox", my_box_cox)
 # normviz.exercises.reveal("robust_scale")
 # normviz.exercises.reveal("box_cox")
 
-# %% [markdown]
-# Further questions (answers below each, folded):
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# Further questions (answers below them, folded):
 #
 # 5. In section 4 the IQR still changed a little when one value was appended, although that value is far
 #    outside the middle half. Why? (Hint: which sorted positions are the 25th and 75th percentiles when $n$
@@ -590,8 +592,8 @@ normviz.exercises.check("box_cox", my_box_cox)
 #    new units; Box-Cox survives $b = 0$ (its fitted $\lambda$ and the final z-score absorb the factor $a$),
 #    but not a shift.
 # 7. It applies the training $\lambda$ and the training mean and standard deviation; nothing is clipped. With
-#    $\lambda < 0$ (as for *area error*) the transform is bounded above by $-1/\lambda$, so ever larger test
-#    values are squeezed ever closer to one ceiling.
+#    $\lambda < 0$ (as for *area error*) the transform is bounded above by $-1/\lambda$ (before the final
+#    z-score), so ever larger test values are squeezed ever closer to one ceiling.
 #
 # </details>
 

@@ -330,8 +330,8 @@ for eps in (1e-5, 1e-12):
 # %% [markdown]
 # With PyTorch's default $\epsilon = 10^{-5}$ the component along $\hat x$ is a small fraction of the gradient,
 # largest for the third channel, whose variance is the smallest (its std is about 0.2 in the first printout), so
-# that $\epsilon$ weighs most against it; with $\epsilon = 10^{-12}$ it is a million times smaller. Both match the
-# formula.
+# that $\epsilon$ weighs most against it; with $\epsilon = 10^{-12}$ it shrinks in proportion to $\epsilon$, ten
+# million times. Both match the formula.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6 · Where to put it

@@ -186,7 +186,7 @@ try:
     torch.nn.BatchNorm1d(D).train()(one)
 except ValueError as error:
     print("BatchNorm1d, training, batch of 1 ->", type(error).__name__ + ":", error)
-print("LayerNorm, batch of 1 ->", torch.nn.LayerNorm(D)(one))
+print("LayerNorm, batch of 1 ->", torch.nn.LayerNorm(D)(one).detach())  # detach: print values, not autograd info
 
 # %% [markdown]
 # And layer norm gives each sample the same output whatever else is in the batch, while batch norm's output
@@ -239,7 +239,16 @@ scaled[0] *= 10  # a single training case re-scaled
 ln_change = (F.layer_norm(scaled, (5,)) - F.layer_norm(values, (5,))).abs().max()
 bn_change = (F.batch_norm(scaled, None, None, training=True) - F.batch_norm(values, None, None, training=True))
 print(f"largest change of the layer norm output: {ln_change:.1e}")
-print(f"largest change of the batch norm output: {bn_change.abs().max():.2f}")
+print("largest change of the batch norm output, per sample:",
+      ", ".join(f"{v:.2f}" for v in bn_change.abs().amax(dim=1)))
+ln_change_tiny_eps = (F.layer_norm(scaled, (5,), eps=1e-12) - F.layer_norm(values, (5,), eps=1e-12)).abs().max()
+print(f"largest change of the layer norm output with eps = 1e-12: {ln_change_tiny_eps:.1e}")
+
+# %% [markdown]
+# Layer norm's output barely moves. Batch norm's moves by up to about two standard deviations, and for every
+# sample, not only the re-scaled one: sample 0 changed every column's mean and variance. The small change left in layer norm comes from
+# $\epsilon$: $\sqrt{\sigma^2 + \epsilon}$ does not scale exactly with $x$ when $\epsilon$ stays fixed. With a tiny
+# $\epsilon$ it drops to rounding level (last line).
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4 · Why layer norm suits recurrent networks
@@ -297,7 +306,7 @@ print(f"spread at step 8 / spread at step 1: {spread[-1] / spread[0]:.1f}")
 # scale changes from step to step in its own way. $h_{t-1}$ starts at zero and fills up, and the recurrent
 # weights are shared by all steps, so nothing keeps the distribution in place. A batch norm with **one** set of
 # statistics for all steps would normalize every step with the wrong numbers; recurrent batch norm therefore
-# keeps separate statistics per step (Cooijmans et al., 2016), which is what `NormRNN("batch")` does, and it
+# keeps separate statistics per step (Cooijmans et al., 2017), which is what `NormRNN("batch")` does, and it
 # has nothing to offer a step it never saw in training (a longer sequence at test time). Layer norm needs none of
 # this: each sample's $a_t$ is normalized with its own statistics, at every step, in training and at test time.
 
@@ -390,7 +399,7 @@ modules = {
     "nn.LayerNorm(C), channels-last": torch.nn.LayerNorm(C),
 }
 for name, module in modules.items():
-    print(f"{name:<32} weight shape {tuple(module.weight.shape)!s:<14} -> "
+    print(f"{name:<32} weight shape {tuple(module.weight.shape)!s:<14} = {module.weight.numel():>5} numbers -> "
           f"{'one gamma per element' if module.weight.dim() == 3 else 'one gamma per channel'}")
 
 # %% [markdown]
@@ -444,7 +453,10 @@ normviz.exercises.check("channels_last_layer_norm", my_channels_last_layer_norm)
 # To see a solution, run `normviz.exercises.reveal("layer_norm_forward")` (or `"channels_last_layer_norm"`).
 # Further questions:
 #
-# 3. Which column of the invariance table explains why layer norm needs no running statistics?
+# 3. In the invariance table, layer norm says `yes` under **x_n scale** and batch norm says `no`. At test time, a
+#    sample arrives whose inputs are all ten times larger than usual (a sensor with ten times the gain). Which
+#    of the two layers, placed right after a linear layer without bias, gives it the same output as the usual sample,
+#    and why does the other one not (think of what batch norm divides by in eval mode)?
 # 4. Run `normviz.sequence.train_sequence_model(norm="batch", batch_size=2, lr=0.0125, epochs=1)` and the same
 #    with `norm="layer"` (a few seconds each). Which do you expect to suffer, and why? Then look at
 #    `run["model"].norms[7].running_var`: what did batch norm learn about the last time step?

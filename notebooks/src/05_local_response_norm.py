@@ -194,7 +194,7 @@ print(f"layer norm of the same two maps: outputs differ by at most {layer_norm_c
 explorer = lrn.make_lateral_inhibition_explorer(digit_index=0)
 explorer
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The same experiments without sliders, so that they are checked every time the notebook runs: channel 8
 # responds 20 times more than the 15 others, which respond the explorer's typical activation.
 

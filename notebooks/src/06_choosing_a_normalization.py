@@ -91,7 +91,7 @@ for method in normviz.axes.METHODS:
 # %% slideshow={"slide_type": "subslide"}
 fig, lines = comparison.plot_sweeps_overview()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The numbers behind the curves (validation error in %, mean over the seeds):
 
 # %%

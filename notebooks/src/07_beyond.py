@@ -111,10 +111,10 @@ for impl in ("normviz", "torch"):
 # Nothing here depends on the batch: there are no batch statistics, no running averages, and no train/eval
 # difference. The length $g$ and the direction $v$ become separate parameters that gradient descent updates
 # separately. Why bother? Salimans & Kingma argue that this decoupling improves the conditioning of the
-# optimization, so plain gradient descent converges faster, at a fraction of batch norm's cost and with none of
+# optimization, so plain gradient descent converges faster, at a lower cost than batch norm's and with none of
 # its dependence on the batch. That made it a choice where batch statistics are noisy or unavailable: the paper
 # applies it to recurrent generative models and deep reinforcement learning, and later audio generators such as
-# HiFi-GAN use it in every convolution. PyTorch provides it as `torch.nn.utils.parametrizations.weight_norm`;
+# HiFi-GAN use it in their convolutions. PyTorch provides it as `torch.nn.utils.parametrizations.weight_norm`;
 # here it is from scratch, checked against PyTorch's on a linear layer:
 
 # %%
@@ -197,12 +197,14 @@ print("rmax=1, dmax=0 gives batch norm exactly:",
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Compared on small batches
 #
-# Now the contenders on the batch-size experiment of notebooks 04 and 06: the digits MLP (64-128-128-10, ReLU, SGD
-# with momentum 0.9, learning rate $0.05\sqrt{\text{batch}/32}$, 5 epochs) at batch sizes 2 to 64, 3 seeds each.
-# Batch renorm ramps its limits from (1, 0) to (3, 5) over the first epoch (our shortened version of the paper's
-# schedule) and uses a running-average momentum of 0.01. Weight norm replaces every linear layer and has no
-# normalization layer at all; layer norm is the batch-independent reference. Validation error is measured in eval
-# mode, as the network would be deployed. The 72 runs are cached in the package
+# Now the contenders on the batch-size experiment of notebooks 04 and 06: the digits MLP (64-128-128-10, ReLU,
+# SGD with momentum 0.9, learning rate $0.05\sqrt{\text{batch}/32}$, 5 epochs) at batch sizes 2 to 64, 3 seeds
+# each. Batch renorm ramps its limits from (1, 0) to (3, 5) over the first epoch (our shortened version of the
+# paper's schedule) and uses a running-average momentum of 0.01 (PyTorch's convention: each step's batch
+# statistic gets weight 0.01, so the running averages span roughly the last 100 steps and are smoother than
+# batch norm's default 0.1, which matters because batch renorm trains against them). Weight norm replaces every
+# linear layer and has no normalization layer at all; layer norm is the batch-independent reference. Validation
+# error is measured in eval mode, as the network would be deployed. The 72 runs are cached in the package
 # (`python -m normviz.modern regenerate` re-trains them in a few minutes); the next cell re-trains one of them
 # live and checks it against the cache.
 
@@ -290,10 +292,11 @@ print("pooled var == whole: ", torch.allclose(squares / count, batch.var(0, unbi
 # contains two means over the *whole* batch, because every input moved the shared mean and variance; one more
 # `all_reduce` of their sums provides them. `normviz.distributed.SyncBatchNorm` does exactly this in one short
 # `torch.autograd.Function`, worth reading. PyTorch's `torch.nn.SyncBatchNorm` saves the second forward round
-# another way: each process sends its own mean, variance and count in one `all_gather`, and the pooled
-# variance is assembled from them with the parallel-variance formula (Chan, Golub & LeVeque); its backward
-# pass needs one `all_reduce`, as ours does.
-#
+# another way: each process sends its own mean, inverse standard deviation and count in one `all_gather`, and
+# the pooled variance is assembled from them with the parallel-variance formula (Chan, Golub & LeVeque); its
+# backward pass needs one `all_reduce`, as ours does.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Run it for real
 #
 # `run_data_parallel_demo` starts two CPU processes joined by a `torch.distributed` process group (backend
