@@ -390,6 +390,16 @@ def build_explorer_sweep() -> list[TrainConfig]:
     return configs
 
 
+def build_lrn_sweep() -> list[TrainConfig]:
+    """Notebook 05's experiment: the CNN of the groups sweep without normalization, with local response norm
+    (AlexNet's constants, :data:`normviz.models.LRN_ALEXNET`) and with batch norm, seeds 0-2.
+
+    Chosen before running, nothing tuned: only the normalization differs from the groups sweep's CNN, so the
+    batch-norm runs coincide with that sweep's.
+    """
+    return [cnn_config(norm, seed=seed) for norm in ("none", "local_response", "batch") for seed in SEEDS]
+
+
 #: Sweep name -> its configs, in the order the plots use.
 SWEEPS: dict[str, list[TrainConfig]] = {
     "lr": build_lr_sweep(),
@@ -399,6 +409,7 @@ SWEEPS: dict[str, list[TrainConfig]] = {
     "groups": build_groups_sweep(),
     "gradient_flow": build_gradient_flow_sweep(),
     "explorer": build_explorer_sweep(),
+    "lrn": build_lrn_sweep(),
 }
 
 #: Sweeps whose runs are recorded with per-layer statistics (``train(..., record_stats=True)``).

@@ -626,13 +626,13 @@ def lrn_experiment_configs(seeds=(0,)) -> list:
     >>> [c.norm for c in lrn_experiment_configs()]
     ['none', 'local_response', 'batch']
     """
-    from normviz.training import TrainConfig
+    from normviz.experiments import cnn_config
 
     seeds = tuple(seeds)
     if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds):
         raise ValueError(f"seeds must be a non-empty sequence of non-negative ints, got {seeds!r}")
-    cnn = {"model": "cnn", "depth": 2, "width": 32, "momentum": 0.9, "lr": 0.05, "batch_size": 32, "epochs": 5}
-    return [TrainConfig(norm=norm, seed=seed, **cnn) for norm in LRN_EXPERIMENT_NORMS for seed in seeds]
+    # The same configs as the "lrn" sweep of normviz.experiments (seeds 0-2 are in the shipped cache).
+    return [cnn_config(norm, seed=seed) for norm in LRN_EXPERIMENT_NORMS for seed in seeds]
 
 
 def run_lrn_experiment(seeds=(0,), *, allow_train: bool = True) -> dict:
