@@ -511,7 +511,7 @@ _CACHED_HINT = {
     "at every batch size; group norm with every G from 1 to 32 at batch 32",
 }
 _EXPLORER_LRS = (0.01, 0.03, 0.05, 0.1, 0.3, 1.0, 3.0, 10.0)
-_EXPLORER_INITS = (("torch default", 0.0), ("1e-3", 1e-3), ("1e-2", 1e-2), ("0.1", 0.1), ("1", 1.0))
+_EXPLORER_INITS = (("default", 0.0), ("1e-3", 1e-3), ("1e-2", 1e-2), ("0.1", 0.1), ("1", 1.0))
 _EXPLORER_GROUPS = (1, 2, 4, 8, 16, 32, 64)
 
 

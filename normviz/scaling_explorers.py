@@ -357,7 +357,8 @@ class _ChildBlitExplorer(Explorer):
     over a cleared area (never over their own old pixels) gives the picture a full redraw gives; tests compare
     :meth:`png` with :meth:`~Explorer.full_png`. The last few static pictures are kept, keyed on every child's
     key, so a slider moved back to a recent value redraws nothing. ``last_redrawn`` counts the children redrawn
-    by the last frame.
+    by the last frame. Any other change to a static artist (a legend's entries, a tick formatter) must show in
+    :meth:`~Explorer._static_extra`, which re-renders everything when it changes.
     """
 
     _PAD = 3  # pixels around a bounding box: antialiased edges and spine widths reach just outside it

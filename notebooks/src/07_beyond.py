@@ -467,6 +467,11 @@ axes[0].set_ylabel("count")
 axes[1].legend()
 fig.tight_layout()
 
+# %% [markdown]
+# Plain batch norm gives the same batch the same output at every step: mean 0, standard deviation 1. With the
+# noise, unit 0's mean jumps from -0.76 to 0.33 to 0.23 and its spread changes too, so the next layer sees a
+# different input distribution at every step, by construction.
+
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Now train the deep sigmoid MLP of notebook 02 (six layers of 64 sigmoid units, plain SGD, batch 32, learning
 # rate 0.5, 3 epochs, one seed) three ways. "Input shift" measures how much the mean input of each unit of the
