@@ -27,6 +27,7 @@ from contextlib import contextmanager
 
 import matplotlib
 import matplotlib.pyplot as plt
+import numpy as np
 
 __all__: list[str] = []  # base class for the public make_*_explorer builders
 
@@ -44,19 +45,35 @@ def figure_without_display():
         yield
 
 
+def _encode_rgb_png(rgba: np.ndarray) -> bytes:
+    """PNG of an ``(H, W, 4)`` uint8 RGBA array, alpha dropped, rows unfiltered, zlib level 1.
+
+    Pillow picks a filter per row, which costs more than the compression itself (about 20 ms against 12 ms
+    for a 1400x720 figure); plots are mostly flat colour, which zlib compresses well unfiltered.
+    """
+    import struct
+    import zlib
+
+    height, width, _ = rgba.shape
+    raw = np.empty((height, 1 + 3 * width), dtype=np.uint8)  # each row: filter byte 0 ("none"), then RGB
+    raw[:, 0] = 0
+    raw[:, 1:].reshape(height, width, 3)[...] = rgba[:, :, :3]
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB, no interlace
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw.tobytes(), 1))
+        + chunk(b"IEND", b"")
+    )
+
+
 def _encode_png(canvas) -> bytes:
-    """PNG of an Agg canvas's current pixels, with the fast zlib level the base class uses too."""
-    import io
-
-    from PIL import Image
-
-    width, height = canvas.get_width_height(physical=True)
-    image = Image.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
-    image = image.convert("RGB")  # the figure is opaque; three channels encode faster than four
-    buffer = io.BytesIO()
-    image.save(buffer, format="png", compress_level=1)
-    return buffer.getvalue()
-
+    """PNG of an Agg canvas's current pixels (see :func:`_encode_rgb_png`)."""
+    return _encode_rgb_png(np.asarray(canvas.buffer_rgba()))
 
 
 class Explorer:

@@ -701,11 +701,21 @@ def my_running_stats_update(running_mean, running_var, x, momentum=0.1):
 normviz.exercises.check("running_stats_update", my_running_stats_update)
 
 # %% [markdown]
-# To see a reference solution, run `normviz.exercises.reveal("batch_norm_backward")` (or any other name). For
-# example, the running-statistics update:
+# When an attempt is wrong, the checker names the mistake rather than printing a mismatch. Here is what it says
+# to an update written in the Keras/CS231n convention (a common first attempt at exercise 4; not the answer):
 
 # %%
-normviz.exercises.reveal("running_stats_update")
+def keras_style_update(running_mean, running_var, x, momentum=0.1):
+    new_mean = momentum * running_mean + (1 - momentum) * x.mean(dim=0)  # momentum on the OLD value
+    new_var = momentum * running_var + (1 - momentum) * x.var(dim=0)
+    return new_mean, new_var
+
+
+normviz.exercises.check("running_stats_update", keras_style_update)
+
+# %% [markdown]
+# To see a reference solution, run `normviz.exercises.reveal("running_stats_update")`, or the same with any other
+# exercise's name (`"batch_norm_forward"`, `"spatial_batch_norm_forward"`, `"batch_norm_backward"`).
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
