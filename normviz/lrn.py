@@ -710,5 +710,6 @@ def plot_lrn_experiment(results: dict, *, ax=None) -> dict:
     ax.set_xlabel("epoch")
     ax.set_ylabel("validation error (%), log scale")
     ax.set_title("small CNN on the digits")
-    ax.legend(fontsize=10)
+    # Below the axes: the curves span the whole plot (untrained at the top left, best at the bottom right).
+    ax.legend(fontsize=10, loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)
     return lines

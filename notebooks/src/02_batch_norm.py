@@ -122,7 +122,8 @@ print(f"noisy BN minus BN: {100 * (noisy['noisy']['mean'] - noisy['batch']['mean
 #
 # Note the $\frac{m}{m-1}$: the running variance estimates the variance of the whole data, so it uses the
 # **unbiased** batch variance.
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### In evaluation mode (`model.eval()`)
 #
 # $$y = \gamma_c\, \frac{x - \text{running\_mean}_c}{\sqrt{\text{running\_var}_c + \epsilon}} + \beta_c .$$
@@ -357,7 +358,8 @@ print(f"every gradient those biases receive is below 1e-12: {largest_grad < 1e-1
 # Rounding noise only: the bias never changes the output and never learns. Hence the usual
 # `nn.Conv2d(..., bias=False)` before `nn.BatchNorm2d`. (It matters once more when folding BN into the
 # convolution for inference: notebook 07.)
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **Before or after the non-linearity?** Both are used in practice. They pass on different things: BN before the
 # ReLU hands the next layer rectified values (about half of them exactly 0); BN after the ReLU hands it values
 # with mean 0 and standard deviation 1, negatives included. Trained on the digits (ReLU MLP 64-128-128-10, SGD

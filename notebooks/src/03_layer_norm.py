@@ -152,7 +152,7 @@ for label, (shape, ln_shape) in layouts.items():
 # Feeding a $(N, T, D)$ tensor to `BatchNorm1d` without the transpose normalizes over the wrong axis, silently,
 # whenever $T$ happens to equal $D$, and raises an error otherwise.
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### PyTorch, side by side
 #
 # The two modules for $(N, D)$ inputs. Same learnable parameters, different buffers:

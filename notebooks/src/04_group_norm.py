@@ -196,7 +196,7 @@ print(f"at batch size 32: batch norm {at_32['batch']:.1f}%, group norm {at_32['g
       f"a difference worth {abs(at_32['group'] - at_32['batch']) / (100 / n_val):.1f} of our {n_val} validation "
       f"images (mean of 3 seeds; the model trains on {n_train} images)")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The shape reproduces: batch norm is fine at large batches and fails at the smallest, while group and layer
 # norm barely move (the printed rows). The scale does not, and should not be read as if it did:
 #
@@ -242,7 +242,7 @@ print("batch norm below every G:", bool(table["batch"]["mean"][0] < ours_g["mean
 print(f"one validation image is {100 / n_val:.2f}% of the validation set")
 print(f"mean error over G: from {100 * ours_g['mean'].min():.1f}% to {100 * ours_g['mean'].max():.1f}%")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Our CNN does **not** reproduce the paper's ordering, and it would be wrong to claim otherwise:
 #
 # * every $G$ lands within about one point of error of every other (the last line), and the seeds of a single $G$
