@@ -176,6 +176,16 @@ def test_plots_draw_the_summary():
     plt.close(fig)
 
 
+def test_sweep_legend_says_what_the_bars_are():
+    import matplotlib.pyplot as plt
+
+    runs = [r for r in seq.load_sequence_sweep("batch_size") if r["config"]["seed"] in (0, 1)]
+    fig, ax = plt.subplots()
+    seq.plot_sequence_sweep("batch_size", ax=ax, runs=runs)
+    assert ax.get_legend().get_title().get_text() == "mean ± std over 2 seeds"
+    plt.close(fig)
+
+
 def test_cache_file_is_plain_json():
     payload = json.loads(seq._RESULTS_PATH.read_text())
     assert set(payload) >= {"sweeps", "torch"}

@@ -372,9 +372,14 @@ for order, arch in (("before", "Linear -> BN -> ReLU"), ("after", "Linear -> ReL
     errors = ", ".join(f"{100 * e:.1f}%" for e in r["val_errors"])
     print(f"{arch}: next layer gets {100 * r['zero_fraction']:.0f}% zeros, mean {r['output_mean']:+.2f}, "
           f"std {r['output_std']:.2f}; val. error {errors} (mean {100 * r['mean']:.1f}%)")
+difference = abs(placement["before"]["mean"] - placement["after"]["mean"])
+spread = min(max(r["val_errors"]) - min(r["val_errors"]) for r in placement.values())
+print(f"difference of the two means {100 * difference:.1f} points; smaller than the spread between seeds of either "
+      f"order: {difference < spread}")
 
 # %% [markdown]
-# The two orders differ by less than the spread between seeds: at this scale neither placement is better.
+# The two orders differ by less than the spread between seeds (last line): at this scale neither placement is
+# better.
 # Reports on large networks disagree too; pick one and be consistent.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -431,11 +436,12 @@ for norm in ("none", "batch"):
           + "; below 80% at " + (", ".join(f"{v:g}" for v in scales_[errors_ < 0.8]) or "none of them"))
 
 # %% [markdown]
-# Without BN at most the largest initial scale trains at all, and poorly (the last two lines). With BN every scale
+# Without BN only the largest initial scale trains at all, and poorly (the last two lines). With BN every scale
 # from 0.01 to 1 trains to a low error: the dependence on the initialization is much weaker. Not gone: with the
-# two smallest scales BN's network is still far from trained after 5 epochs. Two likely reasons, not separated here: BN makes a
-# layer's output independent of its weights' scale but not its gradient, which grows as the weights shrink
-# (an effectively much larger step); and the output layer, which has no BN after it, starts with tiny weights.
+# two smallest scales BN's network is still far from trained after 5 epochs. Two likely reasons, not separated
+# here: BN makes a layer's output independent of its weights' scale but not its gradient, which grows as the
+# weights shrink (an effectively much larger step); and the output layer, which has no BN after it, starts with
+# tiny weights.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Faster training when both can train
@@ -583,20 +589,25 @@ normviz.explorers.make_running_stats_explorer()
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(14, 4.5))
 experiments.plot_batch_size_sweep(axes[0])
-experiments.plot_train_eval_gap(axes[1])
+gap_lines = experiments.plot_train_eval_gap(axes[1])  # Line2D per error rate, batch sizes in increasing order
 fig.tight_layout()
 table = curves.sweep_table("batch_size", "batch_size")
 print("batch size:        " + "  ".join(f"{b:>6}" for b in table["batch"]["x"]))
 for norm in ("batch", "group", "layer"):
     print(f"{norm:>5} val. error:  " + "  ".join(f"{100 * e:5.1f}%" for e in table[norm]["mean"]))
+labels = {"train": "training batches, train mode", "val_train_mode": "validation, train mode",
+          "val_eval_mode": "validation, eval mode"}
+print(f"batch norm at batch size {table['batch']['x'][0]}: "
+      + ", ".join(f"{labels[k]} {line.get_ydata()[0]:.1f}%" for k, line in gap_lines.items()))
 
 # %% [markdown]
-# Batch norm collapses at batch size 2 (and is slightly worse at 4), while group and layer norm, whose statistics
-# are computed per sample, stay flat down to batch 2. The right panel shows where BN loses: the errors measured
-# with batch statistics (train mode, on the training batches and on validation batches of the same size) are far
-# higher at small batches than the error with the running averages (eval mode). The smallest case makes the
-# reason plain: with two samples, each feature is normalized to exactly $\pm 1$ (up to $\epsilon$), whatever the
-# two values were. All the layer passes on is which of the two samples was larger:
+# Batch norm collapses at batch size 2 (and is somewhat worse at 4), while group and layer norm, whose statistics
+# are computed per sample, stay flat down to batch 2. The right panel separates two things. At batch 2 the network
+# gets most of its own **training batches** wrong in train mode (last line, first number): it could not learn well
+# from what batch norm passed on. Evaluating with the running averages instead (last number) helps, but cannot
+# repair weights learned from such a signal. The smallest case shows why the signal is so poor: with two samples,
+# each feature is normalized to exactly $\pm 1$ (up to $\epsilon$), whatever the two values were. All the layer
+# passes on is which of the two samples was larger:
 
 # %%
 pair = torch.randn(2, 5) * 3 + 1

@@ -217,15 +217,15 @@ table = normviz.lngn_demos.invariance_table()
 print(normviz.lngn_demos.format_invariance_table(table))
 
 # %% [markdown]
-# Every measured cell agrees with the paper (a disagreement would end in `!`). Read it as a list of things
-# that cannot hurt training:
+# Every measured cell agrees with the paper (a disagreement would end in `!`). Read each `yes` as a change the
+# layers above never notice, so training need not compensate for it:
 #
 # * layer norm ignores **each sample's own scale** (x_n scale) and a shift shared by all units (W shift), so a
 #   sample that happens to be ten times louder gives the same output; batch norm does not;
 # * batch norm ignores **each unit's own scale** (w_i scale) and shifts of the whole dataset; layer norm does not;
-# * group norm, not in the paper, has layer norm's column pattern (its groups are small layers);
-#   RMS norm (notebook 07) keeps the scale invariances and loses both shift invariances, because it never
-#   subtracts a mean.
+# * group norm, not in the paper, gets exactly layer norm's verdicts (each group is a small layer);
+#   RMS norm (notebook 07) keeps layer norm's scale invariances and loses both shift invariances, because it
+#   never subtracts a mean.
 #
 # The checks use $\epsilon = 10^{-12}$: PyTorch's default $\epsilon = 10^{-5}$ is added to a variance that
 # the re-scalings change, so with it the invariances hold only approximately (exactly enough in practice).
@@ -306,9 +306,9 @@ print(f"spread at step 8 / spread at step 1: {spread[-1] / spread[0]:.1f}")
 # scale changes from step to step in its own way. $h_{t-1}$ starts at zero and fills up, and the recurrent
 # weights are shared by all steps, so nothing keeps the distribution in place. A batch norm with **one** set of
 # statistics for all steps would normalize every step with the wrong numbers; recurrent batch norm therefore
-# keeps separate statistics per step (Cooijmans et al., 2017), which is what `NormRNN("batch")` does, and it
-# has nothing to offer a step it never saw in training (a longer sequence at test time). Layer norm needs none of
-# this: each sample's $a_t$ is normalized with its own statistics, at every step, in training and at test time.
+# keeps separate statistics per step (Cooijmans et al., 2017), which is what `NormRNN("batch")` does; a step never
+# seen in training (a longer sequence at test time) then has no statistics of its own, and Cooijmans et al. reuse
+# the last step's. Layer norm needs none of this: each sample's $a_t$ is normalized with its own statistics, at every step, in training and at test time.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Layer norm vs batch norm at small batch sizes

@@ -347,7 +347,8 @@ normviz.exercises.check("instance_norm_forward", my_instance_norm)
 # * $G = C$ is instance norm, $G = 1$ is layer norm over $(C, H, W)$; the paper's default is $G = 32$.
 # * Instance norm removes each image's per-channel mean and contrast (style transfer); `nn.InstanceNorm2d`
 #   defaults to `affine=False, track_running_stats=False`.
-# * Like layer norm it does not depend on the batch: it works at batch sizes 1 and 2, where batch norm fails.
+# * Like layer norm it does not depend on the batch: it works at batch sizes 1 and 2, where batch norm fails
+#   (feature vectors) or silently turns into instance norm (a single image).
 #   The paper shows this on ImageNet; our CPU miniature reproduces the shape, not the scale.
 # * It is the usual choice when few samples fit on a device: detection, segmentation, diffusion U-Nets.
 
