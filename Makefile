@@ -5,8 +5,9 @@ PYTHON     ?= python3
 VENV       ?= .venv
 BIN        := $(VENV)/bin
 PY         := $(BIN)/python
-# torch is pinned to a CPU build where one is available. On Linux, PyPI's torch wheel is a CUDA build
-# of several GB: pass TORCH_INDEX=<a CPU wheel index> (see README) to get the small CPU build there.
+# torch is pinned and installed first, as a CPU build: tools/install_torch.py takes a locally offered CPU
+# wheel, else on Linux PyTorch's CPU index (PyPI's Linux wheel is a CUDA build of several GB). TORCH_INDEX
+# overrides the index.
 TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX ?=
 LAB_ARGS   ?=
@@ -34,8 +35,7 @@ $(PY):
 
 # Installs torch first and on its own, so that no other package drags in a CUDA build.
 $(VENV)/.torch: | $(PY)
-	@$(PY) -c "import torch" 2>/dev/null || \
-	  $(PY) -m pip install -q $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH_SPEC)"
+	@TORCH_INDEX="$(TORCH_INDEX)" $(PY) tools/install_torch.py "$(TORCH_SPEC)"
 	@touch $@
 
 $(VENV)/.lab: pyproject.toml $(VENV)/.torch
@@ -86,7 +86,7 @@ VENV7 := .venv-widgets7
 WIDGET_TESTS ?= tests --ignore tests/test_browser.py -k "explorer or widget or cube" -W "ignore::DeprecationWarning"
 $(VENV7)/.ok: pyproject.toml
 	$(PYTHON) -m venv $(VENV7)
-	$(VENV7)/bin/python -m pip install -q $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH_SPEC)"
+	TORCH_INDEX="$(TORCH_INDEX)" $(VENV7)/bin/python tools/install_torch.py "$(TORCH_SPEC)"
 	$(VENV7)/bin/python -m pip install -q "ipywidgets==7.7.1" numpy "matplotlib>=3.7" scikit-learn \
 	  "pytest>=7" "hypothesis>=6" ipykernel
 	$(VENV7)/bin/python -m pip install -q --no-deps -e .
@@ -101,7 +101,7 @@ widgets7: $(VENV7)/.ok
 VENVB := .venv-binder
 $(VENVB)/.ok: environment.yml postBuild
 	$(PYTHON) -m venv $(VENVB)
-	$(VENVB)/bin/python -m pip install -q $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH_SPEC)"
+	TORCH_INDEX="$(TORCH_INDEX)" $(VENVB)/bin/python tools/install_torch.py "$(TORCH_SPEC)"
 	$(VENVB)/bin/python -m pip install -q $$($(PYTHON) tools/envfile.py | tr '\n' ' ') "pytest>=7" "nbval>=0.11"
 	PATH="$(CURDIR)/$(VENVB)/bin:$$PATH" bash postBuild
 	@touch $@

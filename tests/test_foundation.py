@@ -187,3 +187,27 @@ def test_contributing_states_the_notebook_conventions():
     text = (ROOT / "CONTRIBUTING.md").read_text()
     for phrase in ("launch cell", "header cell", "nbval-ignore-output", "make notebooks"):
         assert phrase in text
+
+
+@pytest.mark.parametrize(
+    ("system", "local_wheel", "index", "expected_index"),
+    [
+        ("Linux", None, "", "https://download.pytorch.org/whl/cpu"),  # PyPI's Linux torch is the CUDA build
+        ("Linux", "/wheels/torch-2.13.0+cpu-cp311-linux.whl", "", None),  # a local CPU wheel: plain pip
+        ("Linux", None, "https://example.invalid/cpu", "https://example.invalid/cpu"),  # TORCH_INDEX wins
+        ("Darwin", None, "", None),  # macOS and Windows wheels on PyPI are CPU builds
+        ("Windows", None, "", None),
+    ],
+)
+def test_torch_is_installed_as_a_cpu_build(monkeypatch, system, local_wheel, index, expected_index):
+    import install_torch
+
+    monkeypatch.setattr(install_torch.platform, "system", lambda: system)
+    monkeypatch.setattr(install_torch, "local_cpu_wheel", lambda: local_wheel)
+    monkeypatch.setenv("TORCH_INDEX", index)
+    cmd = install_torch.install_command("torch==2.13.0")
+    assert "torch==2.13.0" in cmd
+    if expected_index is None:
+        assert "--index-url" not in cmd
+    else:
+        assert cmd[cmd.index("--index-url") + 1] == expected_index
