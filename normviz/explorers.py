@@ -615,9 +615,12 @@ class StatisticsExplorer(Explorer):
                     f"Smallest mean square: {var[smallest]:.2e}, so its RMS after is "
                     f"{gamma * math.sqrt(var[smallest] / (var[smallest] + eps)):.3f}")
         else:
+            after = gamma * math.sqrt(var[smallest] / (var[smallest] + eps))
+            # Say "not gamma" only when eps visibly matters; otherwise "1.100, not 1.100" reads as a typo.
+            effect = f", not {gamma:.3f}" if abs(after - gamma) >= 5e-4 else f" (eps is negligible next to {var[smallest]:.2e})"
             rule = (f"each set's mean becomes beta and its std gamma·sqrt(var/(var + eps)). "
                     f"Smallest set variance: {var[smallest]:.2e} (set {smallest}); with eps = {eps:.0e} its std "
-                    f"after is {gamma * math.sqrt(var[smallest] / (var[smallest] + eps)):.3f}, not {gamma:.3f}")
+                    f"after is {after:.3f}{effect}")
         self.readouts["summary"].value = (
             "<div style='font-size:15px; line-height:1.5'>"
             f"Activations of a seeded 3x3 convolution (8 channels) on {self.input.shape[0]} digits; the last "
