@@ -74,11 +74,11 @@ enough. In the tests, show that the checker accepts the reference and recognises
 
     from normviz.exercises import check, get_exercise
     exercise = get_exercise("layer_norm")
-    assert check("layer_norm", exercise.reference).passed
+    check("layer_norm", exercise.reference).passed          # must be True
     for wrong in exercise.wrong_answers:
         if wrong.implementation is not None:
             result = check("layer_norm", wrong.implementation)
-            assert not result.passed and result.diagnosis is wrong
+            (result.passed, result.diagnosis is wrong)       # must be (False, True)
 
 Examples
 --------
