@@ -23,7 +23,7 @@ help:
 	@echo "make notebooks  re-execute every notebook in place, top to bottom in a fresh kernel"
 	@echo "make experiments  regenerate the cached training runs shipped in normviz/results"
 	@echo "make bench      run every benchmark and print one table"
-	@echo "make slides     build a reveal.js deck per notebook into slides/"
+	@echo "make slides     build a reveal.js deck per notebook into slides/ (works offline once built)"
 	@echo "make html       build static HTML pages (with widget state) into _site/"
 	@echo "make widgets7   run the widget tests again with ipywidgets 7.7.1 (what Colab ships)"
 	@echo "make binder     check the Binder environment (environment.yml + postBuild) in a clean venv"
@@ -76,7 +76,7 @@ bench: $(VENV)/.test
 	$(PY) benchmarks/run_all.py
 
 slides: $(VENV)/.test
-	$(BIN)/jupyter nbconvert --to slides --output-dir slides $(NOTEBOOKS)
+	$(PY) tools/build_slides.py
 
 html: $(VENV)/.test
 	$(PY) tools/build_html.py
