@@ -3,7 +3,8 @@
 A reader without a kernel sees every picture: each explorer's output carries a PNG of its figure next to the
 widget view (see ``normviz._widgets.Explorer._repr_bundle``); for the static page the PNG is kept and the live
 widget view dropped, because its controls could not do anything without a kernel. Other widgets are rendered
-from the widget state saved in the notebook (``make notebooks`` stores it).
+from the widget state saved in the notebook (``make notebooks`` stores it). MathJax and require.js are fetched
+once from npm into ``_site/_vendor`` when npm is available, so formulas render offline.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import nbformat
 from nbconvert import HTMLExporter
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
 SITE = ROOT / "_site"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
@@ -34,8 +36,14 @@ def static_copy(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 
 def build() -> list[Path]:
+    from build_slides import vendor_libraries
+
     SITE.mkdir(exist_ok=True)
     exporter = HTMLExporter(template_name="lab")
+    # MathJax and require.js from npm into _site/_vendor, so the pages render formulas offline too.
+    if vendor_libraries(SITE / "_vendor", {"requirejs": "2.3.6", "mathjax": "2.7.9"}):
+        exporter.require_js_url = "_vendor/requirejs/require.js"
+        exporter.mathjax_url = "_vendor/mathjax/MathJax.js?config=TeX-AMS_HTML-full,Safe"
     pages = []
     for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         nb = static_copy(nbformat.read(path, as_version=4))

@@ -24,25 +24,25 @@ VENDOR = SLIDES / "_vendor"
 PACKAGES = {"reveal.js": "4.0.2", "requirejs": "2.3.6", "mathjax": "2.7.9"}
 
 
-def vendor_libraries() -> bool:
-    """Unpack the three libraries into slides/_vendor; False when npm is missing or fails."""
-    if all((VENDOR / name).exists() for name in PACKAGES):
+def vendor_libraries(vendor: Path = VENDOR, packages: dict = PACKAGES) -> bool:
+    """Unpack ``packages`` (npm name -> version) into ``vendor``; False when npm is missing or fails."""
+    if all((vendor / name).exists() for name in packages):
         return True
     npm = shutil.which("npm")
     if npm is None:
         print("npm not found: the decks load reveal.js and MathJax from their CDNs (they need a network)")
         return False
-    VENDOR.mkdir(parents=True, exist_ok=True)
+    vendor.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        specs = [f"{name}@{version}" for name, version in PACKAGES.items()]
+        specs = [f"{name}@{version}" for name, version in packages.items()]
         done = subprocess.run([npm, "pack", *specs, "--silent"], cwd=tmp, capture_output=True, text=True)
         if done.returncode != 0:
             print(f"npm pack failed ({done.stderr.strip()[:200]}): the decks use the CDNs")
             return False
-        for name, version in PACKAGES.items():
+        for name, version in packages.items():
             with tarfile.open(Path(tmp) / f"{name}-{version}.tgz") as archive:
                 archive.extractall(tmp, filter="data")
-            shutil.move(str(Path(tmp) / "package"), VENDOR / name)
+            shutil.move(str(Path(tmp) / "package"), vendor / name)
     return True
 
 

@@ -115,9 +115,9 @@ print(f"noisy BN minus BN: {100 * (noisy['noisy']['mean'] - noisy['batch']['mean
 # The layer also keeps **running estimates** of each channel's mean and variance, updated at every training step
 # (PyTorch's convention, `momentum` $= 0.1$ by default):
 #
-# $$\text{running\_mean} \leftarrow (1 - \text{momentum})\cdot\text{running\_mean} + \text{momentum}\cdot\mu_c,
+# $$\mathrm{running\_mean} \leftarrow (1 - \text{momentum})\cdot\mathrm{running\_mean} + \text{momentum}\cdot\mu_c,
 #   \qquad
-#   \text{running\_var} \leftarrow (1 - \text{momentum})\cdot\text{running\_var} + \text{momentum}\cdot
+#   \mathrm{running\_var} \leftarrow (1 - \text{momentum})\cdot\mathrm{running\_var} + \text{momentum}\cdot
 #   \tfrac{m}{m-1}\sigma_c^2 .$$
 #
 # Note the $\frac{m}{m-1}$: the running variance estimates the variance of the whole data, so it uses the
@@ -126,7 +126,7 @@ print(f"noisy BN minus BN: {100 * (noisy['noisy']['mean'] - noisy['batch']['mean
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### In evaluation mode (`model.eval()`)
 #
-# $$y = \gamma_c\, \frac{x - \text{running\_mean}_c}{\sqrt{\text{running\_var}_c + \epsilon}} + \beta_c .$$
+# $$y = \gamma_c\, \frac{x - \mathrm{running\_mean}_c}{\sqrt{\mathrm{running\_var}_c + \epsilon}} + \beta_c .$$
 #
 # No batch statistics: each sample's output depends on that sample only, and nothing is updated. Train and eval
 # mode therefore compute **different functions**; most batch-norm bugs (section 10) come from that.
