@@ -17,6 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _common import percentile
+
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -52,11 +54,6 @@ class _Quiet:
 
     def __exit__(self, *exc):
         return self._redirect.__exit__(*exc)
-
-
-def _percentile(values, q):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(q / 100 * (len(values) - 1))))]
 
 
 def _per_run_rows(quick: bool) -> list[dict]:
@@ -149,10 +146,10 @@ def _cache_rows(quick: bool) -> list[dict]:
     return [
         {"measure": "cache", "case": "first read of every sweep file", "wall s": load, "MB on disk": size / 1e6},
         {"measure": "cache", "case": "get_run lookup", "median ms": 1000 * statistics.median(lookups),
-         "p95 ms": 1000 * _percentile(lookups, 95)},
+         "p95 ms": 1000 * percentile(lookups, 95)},
         {"measure": "training explorer (update + draw, Agg)", "case": f"{len(latencies)} control changes",
-         "median ms": 1000 * statistics.median(latencies), "p95 ms": 1000 * _percentile(latencies, 95),
-         "CPU median ms": 1000 * statistics.median(cpu), "CPU p95 ms": 1000 * _percentile(cpu, 95),
+         "median ms": 1000 * statistics.median(latencies), "p95 ms": 1000 * percentile(latencies, 95),
+         "CPU median ms": 1000 * statistics.median(cpu), "CPU p95 ms": 1000 * percentile(cpu, 95),
          "goal met": statistics.median(latencies) <= 0.100},
     ]
 

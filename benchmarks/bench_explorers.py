@@ -18,7 +18,7 @@ import itertools
 import sys
 import time
 
-import numpy as np
+from _common import percentile, print_table
 
 __all__ = ["run"]
 
@@ -84,10 +84,6 @@ def _count_full_redraws(explorer) -> list[int]:
     return counter
 
 
-def _percentile(values, q: float) -> float:
-    return float(np.percentile(np.asarray(values), q))
-
-
 def measure(name: str, count: int = 40) -> dict:
     """Build explorer ``name`` and time ``count`` control changes; return one table row (milliseconds)."""
     import matplotlib
@@ -115,13 +111,13 @@ def measure(name: str, count: int = 40) -> dict:
     return {
         "explorer": name,
         "changes": len(wall),
-        "median ms": 1000 * _percentile(wall, 50),
-        "p95 ms": 1000 * _percentile(wall, 95),
+        "median ms": 1000 * percentile(wall, 50),
+        "p95 ms": 1000 * percentile(wall, 95),
         "max ms": 1000 * max(wall),
-        "CPU median ms": 1000 * _percentile(cpu, 50),
-        "CPU p95 ms": 1000 * _percentile(cpu, 95),
+        "CPU median ms": 1000 * percentile(cpu, 50),
+        "CPU p95 ms": 1000 * percentile(cpu, 95),
         "full redraws": full_redraws[0],
-        "goal met": _percentile(wall, 50) <= 0.050 and _percentile(wall, 95) <= 0.150,
+        "goal met": percentile(wall, 50) <= 0.050 and percentile(wall, 95) <= 0.150,
         "build s": build_s,
     }
 
@@ -132,13 +128,5 @@ def run(quick: bool = False) -> list[dict]:
     return [measure(name, count) for name in _builders()]
 
 
-def _print_table(rows: list[dict]) -> None:
-    columns = list(rows[0])
-    print(" | ".join(f"{c:>14s}" for c in columns))
-    for row in rows:
-        cells = [f"{v:14.1f}" if isinstance(v, float) else f"{v!s:>14s}" for v in row.values()]
-        print(" | ".join(cells))
-
-
 if __name__ == "__main__":
-    _print_table(run(quick="--quick" in sys.argv[1:]))
+    print_table(run(quick="--quick" in sys.argv[1:]), width=14)

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import percentile, print_table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -72,10 +73,6 @@ def _change(explorer, control: str, value) -> bool:
     return explorer._background_key not in known
 
 
-def _percentile(values, q: float) -> float:
-    return float(np.percentile(np.asarray(values), q))
-
-
 def measure(name: str, count: int = 40) -> dict:
     """Build explorer ``name`` and time ``count`` control changes; return one table row (milliseconds)."""
     import matplotlib
@@ -103,14 +100,14 @@ def measure(name: str, count: int = 40) -> dict:
     return {
         "explorer": name,
         "changes": len(wall),
-        "median ms": 1000 * _percentile(wall, 50),
-        "p95 ms": 1000 * _percentile(wall, 95),
+        "median ms": 1000 * percentile(wall, 50),
+        "p95 ms": 1000 * percentile(wall, 95),
         "max ms": 1000 * max(wall),
-        "CPU median ms": 1000 * _percentile(cpu, 50),
-        "CPU p95 ms": 1000 * _percentile(cpu, 95),
-        "update ms": 1000 * _percentile(update, 50),
+        "CPU median ms": 1000 * percentile(cpu, 50),
+        "CPU p95 ms": 1000 * percentile(cpu, 95),
+        "update ms": 1000 * percentile(update, 50),
         "static redraws": redraws,
-        "goal met": _percentile(wall, 50) <= 0.050 and _percentile(wall, 95) <= 0.150,
+        "goal met": percentile(wall, 50) <= 0.050 and percentile(wall, 95) <= 0.150,
         "build s": build_s,
     }
 
@@ -121,13 +118,5 @@ def run(quick: bool = False) -> list[dict]:
     return [measure(name, count) for name in _builders()]
 
 
-def _print_table(rows: list[dict]) -> None:
-    columns = list(rows[0])
-    print(" | ".join(f"{c:>17s}" for c in columns))
-    for row in rows:
-        cells = [f"{v:17.1f}" if isinstance(v, float) else f"{v!s:>17s}" for v in row.values()]
-        print(" | ".join(cells))
-
-
 if __name__ == "__main__":
-    _print_table(run(quick="--quick" in sys.argv[1:]))
+    print_table(run(quick="--quick" in sys.argv[1:]), width=17)
