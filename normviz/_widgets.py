@@ -45,24 +45,26 @@ def figure_without_display():
         yield
 
 
-def _encode_rgb_png(rgba: np.ndarray) -> bytes:
-    """PNG of an ``(H, W, 4)`` uint8 RGBA array, alpha dropped, rows unfiltered, zlib level 1.
+def _encode_rgba_png(rgba: np.ndarray) -> bytes:
+    """PNG of an ``(H, W, 4)`` uint8 RGBA array (as ``savefig`` writes it), rows unfiltered, zlib level 1.
 
-    Pillow picks a filter per row, which costs more than the compression itself (about 20 ms against 12 ms
-    for a 1400x720 figure); plots are mostly flat colour, which zlib compresses well unfiltered.
+    Pillow picks a filter per row, which costs more than the compression itself (about 20 ms against 8 ms
+    for a 1400x720 figure); plots are mostly flat colour, which zlib compresses well unfiltered. The alpha
+    channel is kept: each row is then one contiguous copy, where dropping alpha takes a strided copy that
+    costs half as much as the compression.
     """
     import struct
     import zlib
 
     height, width, _ = rgba.shape
-    raw = np.empty((height, 1 + 3 * width), dtype=np.uint8)  # each row: filter byte 0 ("none"), then RGB
+    raw = np.empty((height, 1 + 4 * width), dtype=np.uint8)  # each row: filter byte 0 ("none"), then RGBA
     raw[:, 0] = 0
-    raw[:, 1:].reshape(height, width, 3)[...] = rgba[:, :, :3]
+    raw[:, 1:] = np.ascontiguousarray(rgba).reshape(height, 4 * width)
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB, no interlace
+    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)  # 8-bit RGBA, no interlace
     return (
         b"\x89PNG\r\n\x1a\n"
         + chunk(b"IHDR", header)
@@ -72,8 +74,8 @@ def _encode_rgb_png(rgba: np.ndarray) -> bytes:
 
 
 def _encode_png(canvas) -> bytes:
-    """PNG of an Agg canvas's current pixels (see :func:`_encode_rgb_png`)."""
-    return _encode_rgb_png(np.asarray(canvas.buffer_rgba()))
+    """PNG of an Agg canvas's current pixels (see :func:`_encode_rgba_png`)."""
+    return _encode_rgba_png(np.asarray(canvas.buffer_rgba()))
 
 
 class Explorer:
@@ -186,8 +188,9 @@ class Explorer:
         """What the cached background depends on: every axes' limits (its ticks) and :meth:`_static_extra`."""
         for ax in self.fig.axes:
             ax.apply_aspect()  # where a fixed aspect puts the axes box, before drawing decides it
-        limits = tuple((tuple(ax.get_xlim()), tuple(ax.get_ylim()), ax.get_position().bounds)
-                       for ax in self.fig.axes)
+        limits = tuple(
+            (tuple(ax.get_xlim()), tuple(ax.get_ylim()), ax.get_position().bounds) for ax in self.fig.axes
+        )
         texts = tuple(text.get_text() for text in self._static_texts)
         return (limits, tuple(self.fig.canvas.get_width_height()), texts, self._static_extra())
 

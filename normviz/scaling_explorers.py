@@ -3,8 +3,10 @@
 * :func:`make_scaler_comparison_explorer`: two features of a bundled dataset (by default breast cancer's
   ``mean texture``, close to normal, and ``area error``, heavily skewed with real outliers), distorted by
   three sliders (injected outliers' magnitude and fraction, extra skewness), then passed through every
-  scaler. Each scaler gets a full view and a zoom on the inliers with marginal histograms, in the spirit of
-  scikit-learn's ``plot_all_scaling`` example.
+  scaler. Each scaler gets a full view and, with marginal histograms, a zoom framed on where the real samples
+  lie *without* injected outliers (in the spirit of scikit-learn's ``plot_all_scaling`` example, whose zoom
+  follows the inliers instead). The frame stays put while the outlier sliders move, so a scaler that squeezes
+  or shifts the real samples is seen doing it.
 * :func:`make_lambda_explorer`: one skewed feature through Box-Cox or Yeo-Johnson with a lambda slider: the
   histogram of the transformed (standardized) data against the normal density, a normal Q-Q plot, and the
   log-likelihood of lambda with its maximum marked.
@@ -14,7 +16,9 @@ The figures are built once; the sliders only change artist data (``set_data``). 
 :func:`middle_span`, :func:`standardized_power`, :func:`normal_quantiles`) compute everything drawn, and can be
 tested alone. With the inline backend, a change redraws the moving artists over a kept picture of the rest, and
 of that picture only the axes whose limits moved (``_ChildBlitExplorer``: the 20-axes comparison would otherwise
-re-render whole for almost every change); axis limits move in round steps, so most changes move few of them.
+re-render whole for almost every change). Axis limits move in round steps, and the zooms only with the skewness,
+so most changes move few of them; each axes of the comparison redraws in a room of its own, and one whose limits
+were seen before is pasted back from a kept picture of that room.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from statistics import NormalDist
 import numpy as np
 
 from normviz import scaling
-from normviz._widgets import Explorer, _encode_rgb_png, figure_without_display, using_ipympl
+from normviz._widgets import Explorer, _encode_rgba_png, figure_without_display, using_ipympl
 
 __all__ = [
     "SCALER_NAMES",
@@ -317,7 +321,10 @@ def _skewness(z: np.ndarray) -> float:
 # Blitting per figure child (axes, legend, text) for the many-axes figure
 # ----------------------------------------------------------------------------------------------------------
 def _overlaps(a, b) -> bool:
-    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+    """Whether two extents (tuples of ``(x0, y0, x1, y1)`` pixel rectangles) share a pixel; None shares none."""
+    if a is None or b is None:
+        return False
+    return any(p[0] < q[2] and q[0] < p[2] and p[1] < q[3] and q[1] < p[3] for p in a for q in b)
 
 
 class _ChildBlitExplorer(Explorer):
@@ -337,7 +344,9 @@ class _ChildBlitExplorer(Explorer):
 
     _PAD = 3  # pixels around a bounding box: antialiased edges and spine widths reach just outside it
     _max_backgrounds = 6  # static pictures kept (4 MB each at 1400x720), reused when a slider moves back
-    last_redrawn = 0
+    _max_rooms = 64  # pictures of single children in their own cells (see _cell), 0.4 MB each at most here
+    last_redrawn = 0  # static children redrawn by the last frame (drawn, or pasted from a kept room)
+    last_pasted = 0  # of those, the ones pasted
 
     def _static_children(self) -> list:
         """The figure's children in the order ``Figure.draw`` draws them, without the animated (dynamic) ones."""
@@ -352,7 +361,10 @@ class _ChildBlitExplorer(Explorer):
         hidden = {ax.patch, ax.xaxis, ax.yaxis, *ax.spines.values()}
         titles = {ax.title, ax._left_title, ax._right_title}
         return any(
-            a.get_visible() and not a.get_animated() and a not in hidden and not (a in titles and not a.get_text())
+            a.get_visible()
+            and not a.get_animated()
+            and a not in hidden
+            and not (a in titles and not a.get_text())
             for a in ax.get_children()
         )
 
@@ -364,7 +376,13 @@ class _ChildBlitExplorer(Explorer):
         if isinstance(child, Axes):
             key += (child.get_position().bounds,)
             if self._draws_static(child):
-                texts = (child.title, child._left_title, child._right_title, child.xaxis.label, child.yaxis.label)
+                texts = (
+                    child.title,
+                    child._left_title,
+                    child._right_title,
+                    child.xaxis.label,
+                    child.yaxis.label,
+                )
                 key += (
                     tuple(child.get_xlim()),
                     tuple(child.get_ylim()),
@@ -375,19 +393,41 @@ class _ChildBlitExplorer(Explorer):
             key += (child.get_text(), child.get_position(), child.get_color())
         return key
 
+    def _cell(self, child):
+        """Fixed rectangles ``(x0, y0, x1, y1)``, in figure fractions, that hold everything ``child`` can ever
+        draw; or None to measure its tight bounding box at each change.
+
+        Measuring an axes' tight box lays its tick labels out a second time, which costs as much as drawing
+        them; a figure whose layout reserves room for each axes' labels can hand out those rooms instead.
+        Rectangles that only touch are not redrawn together.
+        """
+        return None
+
     def _extent(self, child, renderer):
-        """``child``'s pixels as integer ``(x0, y0, x1, y1)``, padded and clipped to the figure; None if empty."""
+        """``child``'s pixels: a tuple of integer ``(x0, y0, x1, y1)`` rectangles clipped to the figure (one,
+        its padded tight bounding box, unless :meth:`_cell` says otherwise); None if it draws nothing kept."""
         from matplotlib.axes import Axes
 
         if not child.get_visible() or (isinstance(child, Axes) and not self._draws_static(child)):
             return None  # draws nothing that is kept: neither cleared nor redrawn
+        width, height = self.fig.canvas.get_width_height(physical=True)
+        cell = self._cell(child)
+        if cell is not None:  # rounded alike on both sides, so that rectangles which touch do not overlap
+            rects = []
+            for rect in cell:
+                x0, y0, x1, y1 = (
+                    round(f * size) for f, size in zip(rect, (width, height, width, height), strict=True)
+                )
+                x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
+                if x1 > x0 and y1 > y0:
+                    rects.append((x0, y0, x1, y1))
+            return tuple(rects) or None
         box = child.get_tightbbox(renderer) if isinstance(child, Axes) else child.get_window_extent(renderer)
         if box is None or box.width <= 0 or box.height <= 0:
             return None
-        width, height = self.fig.canvas.get_width_height(physical=True)
         x0, y0 = max(int(np.floor(box.x0)) - self._PAD, 0), max(int(np.floor(box.y0)) - self._PAD, 0)
         x1, y1 = min(int(np.ceil(box.x1)) + self._PAD, width), min(int(np.ceil(box.y1)) + self._PAD, height)
-        return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
+        return ((x0, y0, x1, y1),) if x1 > x0 and y1 > y0 else None
 
     def png(self) -> bytes:
         """The figure as PNG: the kept static picture, its changed children redrawn, then the dynamic artists."""
@@ -428,7 +468,7 @@ class _ChildBlitExplorer(Explorer):
             layers["keys"] = keys
         for artist in self._dynamic:
             self.fig.draw_artist(artist)
-        return _encode_rgb_png(np.asarray(canvas.buffer_rgba()))
+        return _encode_rgba_png(np.asarray(canvas.buffer_rgba()))
 
     def _render_static(self, canvas, children, keys) -> None:
         canvas.draw()  # every static child; the dynamic ones are animated, so left out
@@ -448,7 +488,31 @@ class _ChildBlitExplorer(Explorer):
             "blank": blank,
         }
         self._layers["kept"] = {tuple(keys.values()): (static.copy(), dict(self._layers["boxes"]))}
-        self.last_redrawn = len(children)
+        # Each child alone in its room (see _redraw) is kept as it is drawn now: the first view is a common
+        # one to come back to.
+        self._layers["rooms"] = {}
+        for child in children:
+            if self._alone(child, children):
+                self._keep_room(child, keys[child], static)
+
+    def _alone(self, child, others) -> bool:
+        """Whether ``child`` has a fixed cell (:meth:`_cell`) that no other child of ``others`` reaches."""
+        boxes = self._layers["boxes"]
+        if boxes[child] is None or self._cell(child) is None:
+            return False
+        return not any(other is not child and _overlaps(boxes[child], boxes[other]) for other in others)
+
+    def _room_key(self, child, key) -> tuple:
+        return (child, key, self._layers["boxes"][child])
+
+    def _keep_room(self, child, key, pixels) -> None:
+        height = pixels.shape[0]
+        rooms = self._layers["rooms"]
+        rooms[self._room_key(child, key)] = [
+            pixels[height - y1 : height - y0, x0:x1].copy() for x0, y0, x1, y1 in self._layers["boxes"][child]
+        ]
+        while len(rooms) > self._max_rooms:
+            rooms.pop(next(iter(rooms)))
 
     def _redraw(self, canvas, pixels, children, changed) -> int:
         """Clear what ``changed`` cover (old and new boxes) and everything overlapping it, then redraw those."""
@@ -472,11 +536,30 @@ class _ChildBlitExplorer(Explorer):
                     region.append(box)
                     grew = True
         height = pixels.shape[0]
-        for x0, y0, x1, y1 in region:  # display y grows upwards, buffer rows downwards
-            pixels[height - y1 : height - y0, x0:x1] = layers["blank"][height - y1 : height - y0, x0:x1]
+        for box in region:
+            for x0, y0, x1, y1 in box:  # display y grows upwards, buffer rows downwards
+                pixels[height - y1 : height - y0, x0:x1] = layers["blank"][height - y1 : height - y0, x0:x1]
+        rooms = layers["rooms"]
+        self.last_pasted = 0
         for child in children:
-            if child in redraw:
+            if child not in redraw:
+                continue
+            # A child alone in its cell leaves the same pixels there whenever its key is the same: those are
+            # kept, and pasted back instead of drawn again.
+            alone = self._alone(child, redraw)
+            key = self._child_key(child)
+            kept = rooms.get(self._room_key(child, key)) if alone else None
+            if kept is None:
                 child.draw(renderer)
+                if alone:
+                    self._keep_room(child, key, pixels)
+                continue
+            rooms[self._room_key(child, key)] = rooms.pop(
+                self._room_key(child, key)
+            )  # most recently used last
+            self.last_pasted += 1
+            for (x0, y0, x1, y1), part in zip(boxes[child], kept, strict=True):
+                pixels[height - y1 : height - y0, x0:x1] = part
         np.copyto(layers["static"], pixels)
         return len(redraw)
 
@@ -504,13 +587,15 @@ class ScalerComparisonExplorer(_ChildBlitExplorer):
     scaled : dict of str to ndarray
         Each scaler's output for the current sliders.
     windows : dict of str to ndarray
-        Each scaler's zoom limits (:func:`zoom_window`).
+        Each scaler's zoom frame: the :func:`zoom_window` of the same data without injected outliers (the zoom's
+        limits contain it, see :func:`_sticky_range`).
     """
 
     def __init__(self, dataset="breast_cancer", features=("mean texture", "area error"), seed=0):
         import ipywidgets as widgets
         import matplotlib.pyplot as plt
         from matplotlib.ticker import MaxNLocator
+        from matplotlib.transforms import ScaledTranslation
 
         self.features = tuple(features)
         self.base = load_feature_pair(dataset, self.features)
@@ -609,8 +694,15 @@ class ScalerComparisonExplorer(_ChildBlitExplorer):
                 )
                 if c == 0:
                     full.set_ylabel(f"{self.features[1]}\n(full view)")
-                    zoom.set_ylabel(f"{self.features[1]}\n(zoom on inliers)")
+                    zoom.set_ylabel(f"{self.features[1]}\n(zoom, fixed frame)")
                 zoom.set_xlabel(self.features[0])
+                # Labels at fixed offsets (where matplotlib's automatic placement puts them): automatic placement
+                # measures the tick labels of every axes sharing this one at each draw, 3 ms per redrawn axes.
+                for ax in (full, zoom):
+                    below = ax.transAxes + ScaledTranslation(0.0, -21.5 / 72, fig.dpi_scale_trans)
+                    left = ax.transAxes + ScaledTranslation(-32.5 / 72, 0.0, fig.dpi_scale_trans)
+                    ax.xaxis.set_label_coords(0.5, 0.0, transform=below)
+                    ax.yaxis.set_label_coords(0.0, 0.5, transform=left)
                 self._axes[name] = {"full": full, "zoom": zoom, "top": top, "right": right}
             handles = [a[f"{SCALER_NAMES[0]}/full_inliers"], a[f"{SCALER_NAMES[0]}/full_outliers"]]
             a["legend"] = fig.legend(
@@ -633,11 +725,53 @@ class ScalerComparisonExplorer(_ChildBlitExplorer):
                 va="center",
             )
         self.artists = a
+        self._rooms = {
+            self._axes[name][view]: (column, view)
+            for column, name in enumerate(SCALER_NAMES)
+            for view in ("full", "zoom")
+        }
         super().__init__(fig, controls, readouts={"summary": widgets.HTML()}, controls_per_row=3)
         # Everything else (axes, ticks, labels, legend, title) is kept as pixels; an axes is redrawn only when
         # its limits change (_ChildBlitExplorer).
         self._set_dynamic([artist for key, artist in a.items() if "/" in key])
         self.update()
+
+    def _cell(self, child):
+        """The room the grid reserves for a full view or a zoom, labels included (see ``_ChildBlitExplorer``).
+
+        Per scaler, the grid's columns are the plot, its right-hand marginal and a gap holding the *next*
+        plot's y tick labels; its rows are the full view, a gap for the full view's x tick labels, the top
+        marginal and the zoom. Each view owns two rectangles: one from the gap on its left (its y tick labels)
+        to its right edge, down to just above its x tick labels, and under it the strip of its x tick labels
+        (and x label), shifted right by half a label's width, since the label of a tick on the right edge
+        reaches past it. The rooms tile the figure without overlapping; the marginals between them are
+        redrawn at every frame anyway. ``tests/test_scaling_explorers.py`` checks that every label and title
+        lies in its room over a sweep of the sliders.
+        """
+        spot = self._rooms.get(child)
+        if spot is None:
+            return None
+        column, view = spot
+        axes = self._axes[SCALER_NAMES[column]]
+        points_x = 1.0 / 72 / self.fig.get_figwidth()  # one point as a fraction of the figure's width
+        points_y = 1.0 / 72 / self.fig.get_figheight()
+        spill = 14.0 * points_x  # half the width of a 5-character tick label at 10.5 points
+        split = 6.5 * points_y  # below the axes: y tick labels' lower halves above, x tick labels under it
+        left = self._axes[SCALER_NAMES[column - 1]]["right"].get_position().x1 if column else 0.0
+        strip_left = left + spill if column else 0.0
+        top, right = axes["top"].get_position(), axes["right"].get_position()
+        if view == "full":
+            box = axes["full"].get_position()
+            title = 19.0 * points_y  # the scaler's name: 14-point bold, 6 points above the axes
+            return (
+                (left, box.y0 - split, box.x1, box.y1 + title),
+                (strip_left, top.y1, box.x1 + spill, box.y0 - split),
+            )
+        box = axes["zoom"].get_position()
+        return (
+            (left, box.y0 - split, right.x1, top.y0),
+            (strip_left, 0.0, right.x1 + spill, box.y0 - split),
+        )
 
     def update(self) -> None:
         v = self.values()
@@ -648,9 +782,12 @@ class ScalerComparisonExplorer(_ChildBlitExplorer):
         a = self.artists
         self.scaled, self.windows = {}, {}
         rows = []
+        baseline = self._baseline(v["skewness"])
         for name in SCALER_NAMES:
             Xs = apply_scaler(name, self.data)
-            window = zoom_window(Xs, self.is_outlier)
+            # The zoom frames the real samples as they lie *without* injected outliers, and stays put while
+            # the outlier sliders move: a scaler that squeezes or shifts the real samples is seen doing it.
+            window = baseline[name]["window"]
             self.scaled[name], self.windows[name] = Xs, window
             axes = self._axes[name]
             for view in ("full", "zoom"):
@@ -673,18 +810,23 @@ class ScalerComparisonExplorer(_ChildBlitExplorer):
             # Where the real samples' middle 98% lands, and its width against the same data without injected
             # outliers: min-max and z-score shrink it as outliers grow, robust scaling keeps it.
             q_low, q_high = middle_span(Xs, self.is_outlier)
-            base_low, base_high = self._baseline(v["skewness"])[name]
+            base_low, base_high = baseline[name]["span"]
             kept = (q_high - q_low) / np.where(base_high > base_low, base_high - base_low, 1.0)
             rows.append((name, q_low, q_high, kept))
         self._summary(rows, v)
 
     def _baseline(self, skewness: float) -> dict:
-        """Each scaler's :func:`middle_span` on the same data without injected outliers (cached per skewness)."""
+        """Per scaler, on the same data without injected outliers (cached per skewness): its :func:`middle_span`
+        (``"span"``) and its :func:`zoom_window` (``"window"``)."""
         if skewness not in self._baselines:
             clean, no_outliers = distort_features(self.base, 0.0, 0.0, skewness, seed=self.seed)
-            self._baselines[skewness] = {
-                name: middle_span(apply_scaler(name, clean), no_outliers) for name in SCALER_NAMES
-            }
+            self._baselines[skewness] = {}
+            for name in SCALER_NAMES:
+                scaled = apply_scaler(name, clean)
+                self._baselines[skewness][name] = {
+                    "span": middle_span(scaled, no_outliers),
+                    "window": zoom_window(scaled, no_outliers),
+                }
         return self._baselines[skewness]
 
     def _summary(self, rows, v) -> None:

@@ -166,11 +166,16 @@ def _check_comparison_artists(explorer, magnitude, fraction, skewness):
         a = explorer.artists
         for view in ("full", "zoom"):
             np.testing.assert_allclose(a[f"{name}/{view}_inliers"].get_xydata(), Xs[~is_outlier])
-            np.testing.assert_allclose(a[f"{name}/{view}_outliers"].get_xydata().reshape(-1, 2), Xs[is_outlier])
-        window = se.zoom_window(Xs, is_outlier)
+            np.testing.assert_allclose(
+                a[f"{name}/{view}_outliers"].get_xydata().reshape(-1, 2), Xs[is_outlier]
+            )
+        # The zoom frames the same data without injected outliers: its limits contain that data's window,
+        # which fills at least 60% of them (sticky limits).
+        clean, no_outliers = se.distort_features(explorer.base, 0.0, 0.0, skewness, seed=0)
+        window = se.zoom_window(se.apply_scaler(name, clean), no_outliers)
+        np.testing.assert_array_equal(explorer.windows[name], window)
         zoom = a[f"{name}/zoom_inliers"].axes
         for limits, (low, high) in ((zoom.get_xlim(), window[0]), (zoom.get_ylim(), window[1])):
-            # The zoom contains the inliers' window, which fills at least 60% of it (sticky limits).
             assert limits[0] <= low and high <= limits[1]
             assert high - low >= 0.6 * (limits[1] - limits[0])
         counts, edges = np.histogram(Xs[:, 1], bins=30, range=zoom.get_ylim())
@@ -200,6 +205,67 @@ def test_comparison_sliders_update_every_scaler(comparison):
     assert len(comparison.artists["Robust/full_outliers"].get_xdata()) == 0
 
 
+def test_zoom_frames_stay_put_while_the_outlier_sliders_move(comparison):
+    comparison.controls["skewness"].value = 1.0
+    comparison.controls["outlier_fraction"].value = 0.0
+    zooms = [comparison._axes[name]["zoom"] for name in se.SCALER_NAMES]
+    frames = [(ax.get_xlim(), ax.get_ylim()) for ax in zooms]
+    for fraction, magnitude in ((0.01, 20.0), (0.05, 60.0), (0.1, 100.0), (0.02, 2.0)):
+        comparison.controls["outlier_fraction"].value = fraction
+        comparison.controls["outlier_magnitude"].value = magnitude
+        assert [(ax.get_xlim(), ax.get_ylim()) for ax in zooms] == frames
+    # ... so min-max's squeeze shows as the real samples shrinking inside its frame, to a third or less
+    min_max = comparison._axes["Min-max"]["zoom"]
+    comparison.controls["outlier_fraction"].value = 0.05
+    comparison.controls["outlier_magnitude"].value = 60.0
+    low, high = se.middle_span(
+        comparison.scaled["Min-max"], comparison.is_outlier
+    )  # the real samples' middle 98%
+    assert np.all(high - low < np.diff([min_max.get_xlim(), min_max.get_ylim()], axis=1).ravel() / 3)
+    # Skew changes the data without outliers too: then the frames follow.
+    comparison.controls["skewness"].value = 3.0
+    assert [(ax.get_xlim(), ax.get_ylim()) for ax in zooms] != frames
+
+
+def test_comparison_rooms_hold_every_label():
+    """Each full view and zoom redraws only its room (ScalerComparisonExplorer._cell): every text it draws
+    (tick labels, axis labels, the scaler's name) must lie in one of its room's rectangles, over the sliders."""
+    explorer = se.make_scaler_comparison_explorer()
+    explorer.draw = lambda: None
+    canvas = explorer._agg_canvas()
+    states = [(m, f, s) for m in (2.0, 10.0, 35.0, 100.0) for f in (0.0, 0.01, 0.1) for s in (0.0, 1.5, 4.0)]
+    for magnitude, fraction, skewness in states:
+        explorer.controls["outlier_magnitude"].value = magnitude
+        explorer.controls["outlier_fraction"].value = fraction
+        explorer.controls["skewness"].value = skewness
+        canvas.draw()
+        renderer = canvas.get_renderer()
+        for ax, (column, view) in explorer._rooms.items():
+            rooms = explorer._extent(ax, renderer)
+            texts = [
+                t for t in ax.texts + [ax.xaxis.label, ax.yaxis.label] if t.get_visible() and t.get_text()
+            ]
+            for axis in (ax.xaxis, ax.yaxis):  # the tick labels drawn: those of ticks inside the view
+                low, high = sorted(axis.get_view_interval())
+                locs = axis.get_majorticklocs()
+                ticks = axis.get_major_ticks(len(locs))
+                texts += [
+                    tick.label1
+                    for loc, tick in zip(locs, ticks, strict=True)
+                    if low - 1e-9 * (high - low) <= loc <= high + 1e-9 * (high - low)
+                    and tick.label1.get_text()
+                ]
+            assert len(texts) >= 5
+            for text in texts:
+                box = text.get_window_extent(renderer)
+                inside = any(
+                    x0 - 1 <= box.x0 and box.x1 <= x1 + 1 and y0 - 1 <= box.y0 and box.y1 <= y1 + 1
+                    for x0, y0, x1, y1 in rooms
+                )
+                state = (magnitude, fraction, skewness)
+                assert inside, (se.SCALER_NAMES[column], view, text.get_text(), box.bounds, rooms, state)
+
+
 def test_minmax_squeezes_the_inliers_when_outliers_grow(comparison):
     comparison.controls["skewness"].value = 0.0
     comparison.controls["outlier_fraction"].value = 0.02
@@ -221,7 +287,12 @@ def _pixels(png: bytes) -> np.ndarray:
 
 
 _RENDER_CHANGES = {
-    "comparison": [("outlier_fraction", 0.03), ("outlier_magnitude", 60.0), ("skewness", 2.0), ("outlier_magnitude", 5.0)],
+    "comparison": [
+        ("outlier_fraction", 0.03),
+        ("outlier_magnitude", 60.0),
+        ("skewness", 2.0),
+        ("outlier_magnitude", 5.0),
+    ],
     "lambda": [("lmbda", 0.5), ("lmbda", -2.0), ("method", "yeo-johnson"), ("feature", "mean texture")],
 }
 
@@ -270,14 +341,40 @@ def test_comparison_redraws_only_the_axes_that_changed():
     assert np.mean(np.any(again != _pixels(explorer.full_png()), axis=-1)) < 0.0005
 
 
+def test_comparison_pastes_rooms_seen_before():
+    """An axes whose limits come back is pasted from its kept room, and the picture is still a full redraw's."""
+    fast = se.make_scaler_comparison_explorer()
+    reference = se.make_scaler_comparison_explorer()  # the same moves, each frame rendered from scratch
+    reference.draw = lambda: None
+    fast.png()
+    pasted = 0
+    moves = [
+        ("outlier_magnitude", 60.0),
+        ("outlier_fraction", 0.05),
+        ("outlier_magnitude", 20.0),
+        ("outlier_fraction", 0.0),
+        ("skewness", 2.0),
+        ("outlier_magnitude", 60.0),
+        ("skewness", 0.0),
+    ]
+    for control, value in moves:
+        fast.controls[control].value = value
+        reference.controls[control].value = value
+        pasted += fast.last_pasted
+        assert fast.last_pasted <= fast.last_redrawn
+        picture, expected = _pixels(fast.png()), _pixels(reference.full_png())
+        assert np.mean(np.any(picture != expected, axis=-1)) < 0.0005
+    assert pasted >= 3
+
+
 def test_fast_png_encoder_is_lossless():
     from PIL import Image
 
     rng = np.random.default_rng(0)
     rgba = rng.integers(0, 256, size=(7, 5, 4), dtype=np.uint8)
-    decoded = np.asarray(Image.open(io.BytesIO(se._encode_rgb_png(rgba))))
-    assert decoded.shape == (7, 5, 3)
-    np.testing.assert_array_equal(decoded, rgba[:, :, :3])
+    decoded = np.asarray(Image.open(io.BytesIO(se._encode_rgba_png(rgba))))
+    assert decoded.shape == (7, 5, 4)
+    np.testing.assert_array_equal(decoded, rgba)
 
 
 # ----------------------------------------------------------------------------------------------------------

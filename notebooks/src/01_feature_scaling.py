@@ -221,12 +221,14 @@ for label, statistic in [
 # Two real breast-cancer features: *mean texture* (close to normal) and *area error* (skewed, with real
 # outliers). The sliders **inject** outliers (in vermillion: a fraction of the samples moved a number of
 # interquartile ranges above the median, in both features) and **add skew**. Each column shows one scaler:
-# the full view on top, and underneath a zoom on the real samples' central range with marginal histograms.
-# The table under the figure says where the middle 98% of the real samples land.
+# the full view on top, and underneath a zoom, with marginal histograms, framed on where the real samples lie
+# *without* injected outliers. That frame stays fixed while you move the outlier sliders (only the skewness
+# moves it), so whatever a scaler does to the real samples happens in front of you. The table under the
+# figure says where the middle 98% of the real samples land.
 #
-# Try: raise *outlier magnitude* and watch min-max squeeze the real samples into a corner of $[0, 1]$ while
-# robust scaling keeps them where they were; raise *extra skewness* and see that only Yeo-Johnson changes the
-# shape of the histograms.
+# Try: raise *outlier magnitude* and watch min-max and z-score squeeze the real samples into a corner of their
+# frame while robust scaling and Yeo-Johnson leave them where they were; raise *extra skewness* and see that
+# only Yeo-Johnson changes the shape of the histograms.
 
 # %% tags=["nbval-ignore-output"]
 from normviz import scaling_explorers
