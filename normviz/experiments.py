@@ -228,7 +228,7 @@ def build_lr_sweep() -> list[TrainConfig]:
     without BN the network sits at chance (about 90% error) at every rate from 0.01 to 10. It stalls rather
     than diverges: the sigmoid bounds every activation, and the gradient reaching the first layers is about
     10^4 times smaller than at the last (see the gradient-flow sweep). With BN it reaches 4-14% error from
-    0.01 to 1 (best, about 4%, at 0.1-0.3) and 35-40% at 3 and 10, with a wide seed spread there. The
+    0.01 to 1 (best, about 4%, at 0.1-0.3) and 35-38% at 3 and 10, with a wide seed spread there. The
     explorer sweep adds a finding the papers do not state: layer, group, RMS and local response norm do
     **not** rescue this network at any of these rates (all near 90%). The unnormalized net's hidden units
     give nearly the same value for every image; a per-sample norm rescales each image's vector of units and
@@ -249,7 +249,7 @@ def build_init_scale_sweep() -> list[TrainConfig]:
 
     What it shows (measured, mean of 3 seeds; checked by ``tests/test_experiments.py::test_claim_init_scale``):
     without BN, chance (about 90%) at every std from 1e-3 to 0.3 and 38% at std 1. With BN: 4-12% from 1e-2
-    to 1, but 63-70% (seed spread 48-82%) at 1e-3 and 3e-3. So BN flattens the dependence over two decades,
+    to 1, but 61-70% (seed spread 48-82%) at 1e-3 and 3e-3. So BN flattens the dependence over two decades,
     not over all four: the CS231n figure's message holds, with a limit. A likely reason: the classifier layer
     has no BN after it, so its tiny weights shrink every back-propagated gradient, and 5 epochs are not enough
     to grow out of it.
@@ -276,12 +276,12 @@ def build_batch_size_sweep() -> list[TrainConfig]:
     measurements (each BN statistic pools N x H x W values there), so the MLP is the honest small-scale case.
 
     What it shows (measured, mean of 3 seeds; checked by ``tests/test_experiments.py::test_claim_batch_size``
-    and ``test_claim_train_eval_gap``): BN 47% validation error at batch 2, 5.7% at 4, 2.6-3.9% from 8 to
-    64; GN 2.9-3.6% and LN 2.7-3.3% at every batch size. The GN paper's Figure 1 in miniature, except that
+    and ``test_claim_train_eval_gap``): BN 50% validation error at batch 2, 5.9% at 4, 2.6-3.9% from 8 to
+    64; GN 2.9-3.9% and LN 2.7-3.5% at every batch size. The GN paper's Figure 1 in miniature, except that
     the collapse is concentrated at batch 2 (at batch 2 each BN feature is normalized to +1 or -1 for the two
     samples: one bit per feature). BN's train/eval gap: at batch 2 the validation set evaluated with batch
-    statistics (train mode) gives 73% error against 47% with the running averages (eval mode), and the
-    training error itself is 71%; at batch 4 it is still 17% against 5.7%; at batch 64 the three agree
+    statistics (train mode) gives 68% error against 50% with the running averages (eval mode), and the
+    training error itself is 68%; at batch 4 it is still 19% against 5.9%; at batch 64 the three agree
     within 3 points. Caveat: the unnormalized
     network also fails at batch 2 (73%, unstable with momentum 0.9 and a tiny batch), so "small batches are
     hard" is part of the story; what the sweep shows cleanly is that GN and LN do not care.
@@ -305,9 +305,10 @@ def build_batch_size_cnn_sweep() -> list[TrainConfig]:
     batch x H x W values (128 at batch 2 in the first layer), not just the batch.
 
     What it shows (measured, mean of 2 seeds; checked by ``tests/test_experiments.py::test_claim_batch_size_cnn``):
-    the claim does **not** reproduce in this CNN. At batch 2 every norm loses 2-4 points (BN 4.6%, GN 5.4%,
-    LN 4.9%, IN 4.6%), and BN is the best or tied at every batch size (1.1-2.0% from batch 4 to 64); its
-    train-mode and eval-mode validation errors stay within 1 point. A likely reason, which this sweep does
+    the claim does **not** reproduce in this CNN. At batch 2 every norm loses 1-3 points against batch 32
+    (BN 4.2%, GN 4.8%, LN 3.9%, IN 3.7%); BN is the best from batch 8 to 64 (1.1-2.0%), and at batch 2 and 4
+    (4.2% and 2.9%) it is within the seed spread of the others; its train-mode and eval-mode validation
+    errors stay within 1 point. A likely reason, which this sweep does
     not test: each BN statistic here pools batch x H x W values (128 per channel in the first block at batch
     2, 32 in the second), far more than the MLP's 2 values per feature, and two blocks give little depth for
     noise to compound. The GN paper's collapse at 2 images per GPU is in a 50-layer ResNet on 224-pixel

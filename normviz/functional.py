@@ -112,18 +112,38 @@ def _as_dtype(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     return x if x.dtype == dtype else x.to(dtype)
 
 
-def _mean_var(x: torch.Tensor, dims: tuple[int, ...]):
-    """Mean, biased variance and the centred input over ``dims`` (kept as size-1 dims for broadcasting)."""
+def _centre(x: torch.Tensor, dims: tuple[int, ...]):
+    """``x - mean`` over ``dims`` (the mean kept as size-1 dims), with the sum and the count it came from."""
     count = math.prod(x.shape[d] for d in dims)
-    # mean = sum / count. Written with the minus sign folded into the small mean, x + (-mean), because
-    # autograd's backward of x - mean negates the full-size gradient, one extra pass over the whole
-    # tensor; and sum / count rather than .mean(), whose backward divides a full-size tensor.
-    neg_mean = x.sum(dim=dims, keepdim=True) / -count
-    centred = x + neg_mean
+    total = x.sum(dim=dims, keepdim=True)
+    # x - mean, with mean = total / count, written x + (total / -count): autograd's backward of a subtraction
+    # negates the full-size gradient, while this negates the small mean. (And a sum rather than .mean(), whose
+    # backward divides a full-size tensor.) Dividing, not multiplying by 1 / count, keeps a constant input's
+    # mean exact, so that it normalizes to exact zeros.
+    centred = x + total / -count
+    return centred, total, count
+
+
+def _moments(x: torch.Tensor, dims: tuple[int, ...], eps: float):
+    """The pieces of ``x_hat = (x - mean) / sqrt(var + eps)`` over ``dims`` (kept as size-1 dims).
+
+    Returns ``centred = x - mean``, ``inv_std = 1 / sqrt(var + eps)`` with ``var`` the biased variance, and
+    a function returning ``(mean, var)`` for the running statistics, computed only if it is called.
+    """
+    centred, total, count = _centre(x, dims)
     # Two passes: averaging squares of *centred* values keeps the variance exact when the mean is large;
     # E[x^2] - E[x]^2 would subtract two nearly equal numbers of size mean^2 and lose every digit.
-    var = (centred * centred).sum(dim=dims, keepdim=True) / count
-    return -neg_mean, var, centred
+    sum_sq = (centred * centred).sum(dim=dims, keepdim=True)
+    # var + eps = eps + sum_sq / count in one op (torch.add(a, b, alpha=k) is a + k * b): at the sizes the
+    # experiments train, the time goes to the number of autograd nodes more than to the arithmetic.
+    inv_std = torch.rsqrt(torch.add(sum_sq.new_full((), eps), sum_sq, alpha=1.0 / count))
+    return centred, inv_std, lambda: (total / count, sum_sq / count)
+
+
+def _mean_var(x: torch.Tensor, dims: tuple[int, ...]):
+    """Mean, biased variance and the centred input over ``dims`` (kept as size-1 dims for broadcasting)."""
+    centred, total, count = _centre(x, dims)
+    return total / count, (centred * centred).sum(dim=dims, keepdim=True) / count, centred
 
 
 def _channel_view(ndim: int) -> tuple[int, ...]:
@@ -132,16 +152,15 @@ def _channel_view(ndim: int) -> tuple[int, ...]:
 
 
 def _affine(x_hat: torch.Tensor, weight, bias) -> torch.Tensor:
-    """``weight * x_hat + bias`` (elementwise parameters), skipping whichever is None."""
-    if weight is not None and bias is not None:
-        # bias + x_hat * weight in one pass, rounded once (a fused multiply-add). A separate multiply and
-        # add would be about 10% faster forward and backward at conv sizes, but rounds twice: the cached
-        # training curves were recorded with this op and regenerate exactly only with it.
-        return torch.addcmul(bias, x_hat, weight)
+    """``x_hat * weight + bias`` (elementwise parameters), skipping whichever is None.
+
+    A multiply and an add rather than ``torch.addcmul``: the fused op saves a pass forward, but its backward
+    multiplies the full-size ``x_hat`` by its scalar ``value`` first, two passes more than it saved.
+    """
     if weight is not None:
-        return x_hat * weight
+        x_hat = x_hat * weight
     if bias is not None:
-        return x_hat + bias
+        x_hat = x_hat + bias
     return x_hat
 
 
@@ -269,13 +288,13 @@ def batch_norm(
                 f"got input of shape {tuple(input.shape)}; use a batch of at least 2, or use the running "
                 "statistics (training=False; call model.eval() on a module)"
             )
-        mean, var, centred = _mean_var(x, dims)
+        centred, inv_std, stats = _moments(x, dims, eps)
         # the running variance estimates the population variance, so it gets the unbiased estimator
         _update_running(
             running_mean,
             running_var,
-            lambda: mean.view(channels),
-            lambda: var.view(channels) * (count / (count - 1)),
+            lambda: stats()[0].view(channels),
+            lambda: stats()[1].view(channels) * (count / (count - 1)),
             momentum,
         )
     else:
@@ -285,9 +304,9 @@ def batch_norm(
                 "pass the running statistics, or training=True to use the batch statistics"
             )
         mean, var = running_mean.to(x.dtype).view(view), running_var.to(x.dtype).view(view)
-        centred = x - mean
+        centred, inv_std = x - mean, torch.rsqrt(var + eps)
     # x_hat = centred * inv_std, then weight * x_hat + bias
-    y = _normalize_per_channel(centred, torch.rsqrt(var + eps), weight, bias, input.dim())
+    y = _normalize_per_channel(centred, inv_std, weight, bias, input.dim())
     return _as_dtype(y, input.dtype)
 
 
@@ -451,13 +470,13 @@ def instance_norm(
                 f"got input of shape {tuple(input.shape)}; a single position has no spread, so use "
                 "batch_norm or layer_norm for inputs without spatial extent"
             )
-        mean, var, centred = _mean_var(x, dims)  # mean, var: (N, C, 1, ...)
+        centred, inv_std, stats = _moments(x, dims, eps)  # inv_std: (N, C, 1, ...)
         # PyTorch updates one copy of the buffers per sample and then averages them over the batch
         _update_running(
             running_mean,
             running_var,
-            lambda: mean.reshape(n, channels).mean(dim=0),
-            lambda: (var.reshape(n, channels) * (count / (count - 1))).mean(dim=0),
+            lambda: stats()[0].reshape(n, channels).mean(dim=0),
+            lambda: (stats()[1].reshape(n, channels) * (count / (count - 1))).mean(dim=0),
             momentum,
         )
     else:
@@ -467,9 +486,9 @@ def instance_norm(
                 "got None; pass them, or use_input_stats=True"
             )
         mean, var = running_mean.to(x.dtype).view(view), running_var.to(x.dtype).view(view)
-        centred = x - mean
+        centred, inv_std = x - mean, torch.rsqrt(var + eps)
     # x_hat = centred * inv_std, then weight * x_hat + bias
-    y = _normalize_per_channel(centred, torch.rsqrt(var + eps), weight, bias, input.dim())
+    y = _normalize_per_channel(centred, inv_std, weight, bias, input.dim())
     return _as_dtype(y, input.dtype)
 
 
@@ -533,8 +552,8 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
 
     dims = axes.normalized_dims(input.dim(), normalized_shape)  # the trailing len(normalized_shape) dims
     x = _as_dtype(input, _compute_dtype(input))
-    _, var, centred = _mean_var(x, dims)
-    x_hat = centred * torch.rsqrt(var + eps)
+    centred, inv_std, _ = _moments(x, dims, eps)
+    x_hat = centred * inv_std
     return _as_dtype(_affine(x_hat, weight, bias), input.dtype)
 
 
@@ -584,9 +603,9 @@ def layer_norm_channels_last(input, weight=None, bias=None, eps=1e-5):
 
     dims = axes.reduced_dims("layer_channels_last", input.dim())  # (1,): the channels
     x = _as_dtype(input, _compute_dtype(input))
-    _, var, centred = _mean_var(x, dims)
+    centred, inv_std, _ = _moments(x, dims, eps)
     # x_hat = centred * inv_std, then weight * x_hat + bias
-    y = _normalize_per_channel(centred, torch.rsqrt(var + eps), weight, bias, input.dim())
+    y = _normalize_per_channel(centred, inv_std, weight, bias, input.dim())
     return _as_dtype(y, input.dtype)
 
 
@@ -658,8 +677,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
 
     dims = axes.reduced_dims("group", input.dim())  # (2, 3, ...) of the group view
     x = _as_dtype(input, _compute_dtype(input)).reshape(group_shape)  # (N, G, C//G, *spatial)
-    _, var, centred = _mean_var(x, dims)
-    inv_std = torch.rsqrt(var + eps)  # (N, G, 1, ...): one value per (sample, group)
+    centred, inv_std, _ = _moments(x, dims, eps)  # inv_std: (N, G, 1, ...), one value per (sample, group)
     # the affine is per channel: view weight and bias (C,) as (1, G, C//G, 1, ...) to match the group view
     param_view = (1, *group_shape[1:3]) + (1,) * (input.dim() - 2)
     scale = inv_std if weight is None else inv_std * weight.view(param_view)  # (N, G, C//G, 1, ...)

@@ -332,7 +332,7 @@ for norm in normviz.sequence.NORMS:
 # What the table shows, and what it does not:
 #
 # * **layer norm is flat**: its error stays within a few points from batch size 32 down to batch size 2;
-# * **batch norm is fine from batch 8 up and collapses at batch 2** (about half the digits wrong): its
+# * **batch norm is fine from batch 8 up and collapses at batch 2** (more than half the digits wrong): its
 #   statistics come from two sequences per step, and the running averages it evaluates with no longer match
 #   what it trained with. Exactly how badly varies from run to run (compare the error bars);
 # * the network **without normalization also fails at batch sizes 2 and 4** in this setup, so not all of

@@ -246,7 +246,7 @@ print(f"mean error over G: from {100 * ours_g['mean'].min():.1f}% to {100 * ours
 # Our CNN does **not** reproduce the paper's ordering, and it would be wrong to claim otherwise:
 #
 # * every $G$ lands within about one point of error of every other (the last line), and the seeds of a single $G$
-#   spread over up to a point and a half (the "seed min" and "seed max" rows, and the widest spread printed); one
+#   spread over more than a point (the "seed min" and "seed max" rows, and the widest spread printed); one
 #   validation image is 0.22%. Differences of this size are noise here;
 # * the best mean is at $G = 32$, which in a layer of 32 channels **is** instance norm, not at an intermediate
 #   $G$; and batch norm, at batch size 32, beats every group count, as it does in the paper at that batch size;

@@ -117,9 +117,9 @@ for r in runs["batch_size"]:
 # %% [markdown]
 # What the sweeps show, and what they do not:
 #
-# * **Batch size (left).** Batch norm's error goes from 2.7% at batch 32 to 5.7% at batch 4 and 47.5% at
+# * **Batch size (left).** Batch norm's error goes from 2.7% at batch 32 to 5.9% at batch 4 and 49.9% at
 #   batch 2, while every method with per-sample statistics (layer, group, RMS and local response norm) stays
-#   between 2.0% and 3.6% at every batch size. That is the Group Normalization paper's Figure 1 in miniature.
+#   between 2.0% and 3.9% at every batch size. That is the Group Normalization paper's Figure 1 in miniature.
 #   One thing the paper does not show: our network *without* normalization also fails at batch 2 (72.8%), worse
 #   than batch norm. It is not a slow start: after one epoch its three seeds were at 11% to 16%, and then the
 #   error climbed back, to 55% to 90% after five (the last lines of the printout). With two samples per step
@@ -133,7 +133,7 @@ for r in runs["batch_size"]:
 #   4.5 of 450 validation images, inside our seed-to-seed spread, so this experiment can neither confirm nor
 #   refute it. What points the same way as the paper: at 32 images per batch, batch norm's mean (1.5%) is below
 #   group norm's at every G, as in the paper (23.6% against 24.1%). With three seeds that is a tendency, not a
-#   measurement: at G=32 the seeds span 1.6% to 2.4%, batch norm's 1.1% to 2.0%.
+#   measurement: at G=32 the seeds span 1.6% to 2.7%, batch norm's 1.1% to 2.0%.
 # * **Where this leaves the choice.** With enough samples per batch, batch norm is as good or better. When the
 #   batch gets small, a per-sample method is the safe choice, and which one matters less than the architecture
 #   around it.
