@@ -942,6 +942,13 @@ class RunningStatsExplorer(Explorer):
             ax_mean.axhline(mu, color=_BLACK, ls="--", lw=1.2, label=f"true mean {mu:g}")
             for ax in (ax_mean, ax_var):
                 ax.set_xlim(0, max_steps)  # fixed: the steps slider lengthens the curves, the axes stay
+            # The y limits are fixed too, wide enough for the smallest batch: as the batch grows, the batch
+            # means and the running averages are seen to settle in the same frame. (At b = 2 each batch variance
+            # is a single square, so the running variance swings widely.)
+            smallest = min(_BATCH_SIZES)
+            spread = sigma * 2.5 / math.sqrt(smallest)
+            ax_mean.set_ylim(min(0.0, mu - spread), mu + spread)
+            ax_var.set_ylim(0, sigma**2 * (1 + 3 / math.sqrt(smallest)))
             ax_mean.set_xlabel("training step")
             ax_mean.set_ylabel("mean")
             ax_mean.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=2, frameon=False, fontsize=11,
@@ -1020,10 +1027,6 @@ class RunningStatsExplorer(Explorer):
             bar.set_height(value)
             text.set_text(f"{value:.2f}")
             text.set_y(min(value, self.sigma**2 * 1.5) / 2)  # inside the bar, clear of the σ² line
-        spread = self.sigma * 2.5 / math.sqrt(b)
-        self._ax_mean.set_ylim(min(0.0, self.mu - spread), self.mu + spread)
-        # A running variance from small batches swings widely (at b = 2 each batch variance is one square).
-        self._ax_var.set_ylim(0, self.sigma**2 * (1 + 3 / math.sqrt(b)))
         if momentum is None:
             rule = "momentum=None: batch k weighs 1/k"
         else:
