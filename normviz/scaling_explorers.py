@@ -340,6 +340,10 @@ class _ChildBlitExplorer(Explorer):
     key, so a slider moved back to a recent value redraws nothing. ``last_redrawn`` counts the children redrawn
     by the last frame. Any other change to a static artist (a legend's entries, a tick formatter) must show in
     :meth:`~Explorer._static_extra`, which re-renders everything when it changes.
+
+    A subclass whose layout reserves a fixed room for a child (:meth:`_cell`) saves measuring its tight box at
+    each change; and a child alone in its room leaves the same pixels there for the same key, so those are kept
+    (``_max_rooms`` of them) and pasted back when its limits return (``last_pasted`` counts them).
     """
 
     _PAD = 3  # pixels around a bounding box: antialiased edges and spine widths reach just outside it
