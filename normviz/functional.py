@@ -128,7 +128,7 @@ def _moments(x: torch.Tensor, dims: tuple[int, ...], eps: float):
     """The pieces of ``x_hat = (x - mean) / sqrt(var + eps)`` over ``dims`` (kept as size-1 dims).
 
     Returns ``centred = x - mean``, ``inv_std = 1 / sqrt(var + eps)`` with ``var`` the biased variance, and
-    a function returning ``(mean, var)`` for the running statistics, computed only if it is called.
+    two functions returning ``mean`` and ``var`` for the running statistics, computed only if called.
     """
     centred, total, count = _centre(x, dims)
     # Two passes: averaging squares of *centred* values keeps the variance exact when the mean is large;
@@ -137,7 +137,7 @@ def _moments(x: torch.Tensor, dims: tuple[int, ...], eps: float):
     # var + eps = eps + sum_sq / count in one op (torch.add(a, b, alpha=k) is a + k * b): at the sizes the
     # experiments train, the time goes to the number of autograd nodes more than to the arithmetic.
     inv_std = torch.rsqrt(torch.add(sum_sq.new_full((), eps), sum_sq, alpha=1.0 / count))
-    return centred, inv_std, lambda: (total / count, sum_sq / count)
+    return centred, inv_std, lambda: total / count, lambda: sum_sq / count
 
 
 def _mean_var(x: torch.Tensor, dims: tuple[int, ...]):
@@ -288,13 +288,13 @@ def batch_norm(
                 f"got input of shape {tuple(input.shape)}; use a batch of at least 2, or use the running "
                 "statistics (training=False; call model.eval() on a module)"
             )
-        centred, inv_std, stats = _moments(x, dims, eps)
+        centred, inv_std, batch_mean, batch_var = _moments(x, dims, eps)
         # the running variance estimates the population variance, so it gets the unbiased estimator
         _update_running(
             running_mean,
             running_var,
-            lambda: stats()[0].view(channels),
-            lambda: stats()[1].view(channels) * (count / (count - 1)),
+            lambda: batch_mean().view(channels),
+            lambda: batch_var().view(channels) * (count / (count - 1)),
             momentum,
         )
     else:
@@ -470,13 +470,13 @@ def instance_norm(
                 f"got input of shape {tuple(input.shape)}; a single position has no spread, so use "
                 "batch_norm or layer_norm for inputs without spatial extent"
             )
-        centred, inv_std, stats = _moments(x, dims, eps)  # inv_std: (N, C, 1, ...)
+        centred, inv_std, batch_mean, batch_var = _moments(x, dims, eps)  # inv_std: (N, C, 1, ...)
         # PyTorch updates one copy of the buffers per sample and then averages them over the batch
         _update_running(
             running_mean,
             running_var,
-            lambda: stats()[0].reshape(n, channels).mean(dim=0),
-            lambda: (stats()[1].reshape(n, channels) * (count / (count - 1))).mean(dim=0),
+            lambda: batch_mean().reshape(n, channels).mean(dim=0),
+            lambda: (batch_var().reshape(n, channels) * (count / (count - 1))).mean(dim=0),
             momentum,
         )
     else:
@@ -552,7 +552,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
 
     dims = axes.normalized_dims(input.dim(), normalized_shape)  # the trailing len(normalized_shape) dims
     x = _as_dtype(input, _compute_dtype(input))
-    centred, inv_std, _ = _moments(x, dims, eps)
+    centred, inv_std, _, _ = _moments(x, dims, eps)
     x_hat = centred * inv_std
     return _as_dtype(_affine(x_hat, weight, bias), input.dtype)
 
@@ -603,7 +603,7 @@ def layer_norm_channels_last(input, weight=None, bias=None, eps=1e-5):
 
     dims = axes.reduced_dims("layer_channels_last", input.dim())  # (1,): the channels
     x = _as_dtype(input, _compute_dtype(input))
-    centred, inv_std, _ = _moments(x, dims, eps)
+    centred, inv_std, _, _ = _moments(x, dims, eps)
     # x_hat = centred * inv_std, then weight * x_hat + bias
     y = _normalize_per_channel(centred, inv_std, weight, bias, input.dim())
     return _as_dtype(y, input.dtype)
@@ -677,7 +677,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
 
     dims = axes.reduced_dims("group", input.dim())  # (2, 3, ...) of the group view
     x = _as_dtype(input, _compute_dtype(input)).reshape(group_shape)  # (N, G, C//G, *spatial)
-    centred, inv_std, _ = _moments(x, dims, eps)  # inv_std: (N, G, 1, ...), one value per (sample, group)
+    centred, inv_std, _, _ = _moments(x, dims, eps)  # inv_std: (N, G, 1, ...), one value per (sample, group)
     # the affine is per channel: view weight and bias (C,) as (1, G, C//G, 1, ...) to match the group view
     param_view = (1, *group_shape[1:3]) + (1,) * (input.dim() - 2)
     scale = inv_std if weight is None else inv_std * weight.view(param_view)  # (N, G, C//G, 1, ...)
