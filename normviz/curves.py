@@ -524,33 +524,39 @@ class TrainingExplorer(Explorer):
     group norm only). Artists: ``"loss"``, ``"loss_baseline"`` (training loss against epochs), ``"error"``,
     ``"error_baseline"`` (validation error in %), ``"status"`` (the text readout). A point that is not cached
     draws nothing until the "train this point now" button trains it (seconds; a progress bar shows how far).
+    The first legend entry names the chosen norm in its colour. The constructor's arguments are the
+    controls' starting values (:func:`make_training_explorer` checks them).
     """
 
-    def __init__(self):
+    def __init__(self, setup="sigmoid", norm="batch", batch_size=32, lr=None, init_scale=0.0, groups=8):
         import ipywidgets as widgets
         import matplotlib.pyplot as plt
         from matplotlib.ticker import NullLocator
 
+        setup, norm, batch_size, lr, init_scale, groups = _check_start(
+            setup, norm, batch_size, lr, init_scale, groups
+        )
         style = {"description_width": "initial"}
         controls = {
             "setup": widgets.Dropdown(
-                options=[(label, key) for key, label in _SETUPS.items()], value="sigmoid", description="setup",
-                style=style,
+                options=[(label, key) for key, label in _SETUPS.items()], value=setup, description="setup",
+                style=style, layout=widgets.Layout(width="360px"),  # wide enough for the longest setup name
             ),
             "norm": widgets.Dropdown(
-                options=[(NORM_LABELS[n], n) for n in NORMS], value="batch", description="norm", style=style
+                options=[(NORM_LABELS[n], n) for n in NORMS], value=norm, description="norm", style=style,
+                layout=widgets.Layout(width="250px"),
             ),
             "batch_size": widgets.SelectionSlider(
-                options=list(_exp.BATCH_SIZES), value=32, description="batch size", style=style
+                options=list(_exp.BATCH_SIZES), value=batch_size, description="batch size", style=style
             ),
             "lr": widgets.SelectionSlider(
-                options=list(_EXPLORER_LRS), value=0.1, description="lr at batch 32", style=style
+                options=list(_EXPLORER_LRS), value=lr, description="lr at batch 32", style=style
             ),
             "init_scale": widgets.SelectionSlider(
-                options=list(_EXPLORER_INITS), value=0.0, description="init std", style=style
+                options=list(_EXPLORER_INITS), value=init_scale, description="init std", style=style
             ),
             "groups": widgets.SelectionSlider(
-                options=list(_EXPLORER_GROUPS), value=8, description="groups (GN)", style=style
+                options=list(_EXPLORER_GROUPS), value=groups, description="groups (GN)", style=style
             ),
         }
         self._status = widgets.HTML()
@@ -563,9 +569,9 @@ class TrainingExplorer(Explorer):
         # log-axis minor ticks were most of that cost.
         fig.subplots_adjust(left=0.08, right=0.99, bottom=0.15, top=0.96, wspace=0.22)
         self.artists = {
-            "loss": ax_loss.plot([], [], color=NORM_COLORS["batch"], lw=2, label="chosen run")[0],
+            "loss": ax_loss.plot([], [], color=NORM_COLORS[norm], lw=2, label=NORM_LABELS[norm])[0],
             "loss_baseline": ax_loss.plot([], [], color="0.35", lw=1.5, ls="--", label="no normalization")[0],
-            "error": ax_err.plot([], [], "o-", color=NORM_COLORS["batch"], lw=2, label="chosen run")[0],
+            "error": ax_err.plot([], [], "o-", color=NORM_COLORS[norm], lw=2, label=NORM_LABELS[norm])[0],
             "error_baseline": ax_err.plot([], [], "o--", color="0.35", lw=1.5, label="no normalization")[0],
         }
         ax_loss.set_yscale("log")
@@ -576,7 +582,8 @@ class TrainingExplorer(Explorer):
         ax_loss.set_xlim(0, 5)
         ax_loss.set_xlabel("epoch")
         ax_loss.set_ylabel("training loss")
-        ax_loss.legend(loc="lower left")
+        # The first legend entry names and colours the chosen norm (see _show), so it is part of the background.
+        self._legend = ax_loss.legend(loc="lower left")
         ax_err.set_ylim(0, 100)
         ax_err.set_xlim(0, 5)
         ax_err.axhline(100 * _exp.CHANCE_ERROR, color="0.5", ls=":", lw=1)
@@ -644,12 +651,18 @@ class TrainingExplorer(Explorer):
                 continue
             self.artists[f"loss{name}"].set_data(*_history_xy(history, "train_loss"))
             self.artists[f"error{name}"].set_data(*_history_xy(history, "val_error"))
-        if run is not None:
-            color = NORM_COLORS[run["config"]["norm"]]
-            self.artists["loss"].set_color(color)
-            self.artists["error"].set_color(color)
+        norm = self.controls["norm"].value
+        color = NORM_COLORS[norm]
+        self.artists["loss"].set_color(color)
+        self.artists["error"].set_color(color)
+        self._legend.legend_handles[0].set_color(color)
+        self._legend.get_texts()[0].set_text(NORM_LABELS[norm])
         self._status.value = message
         self._button.disabled = cached
+
+    def _static_extra(self) -> tuple:
+        # the legend's first entry changes with the norm; a cached background must not show a stale one
+        return (self._legend.get_texts()[0].get_text(),)
 
     def _train_now(self, _button=None) -> None:
         try:
@@ -674,12 +687,62 @@ def _percent(history) -> str:
     return f"{100 * history['final_val_error']:.1f}%"
 
 
-def make_training_explorer() -> TrainingExplorer:
+def _check_start(setup, norm, batch_size, lr, init_scale, groups):
+    """The explorer's starting values, each checked against the options of its control."""
+
+    def one_of(value, name, options):
+        if value not in options:
+            raise ValueError(f"{name} must be one of {tuple(options)}, got {value!r}")
+        return value
+
+    setup = one_of(setup, "setup", tuple(_SETUPS))
+    norm = one_of(norm, "norm", NORMS)
+    batch_size = one_of(batch_size, "batch_size", tuple(_exp.BATCH_SIZES))
+    lr = _SETUP_LR[setup] if lr is None else one_of(lr, "lr", _EXPLORER_LRS)
+    init_scale = one_of(0.0 if init_scale is None else init_scale, "init_scale", tuple(v for _, v in _EXPLORER_INITS))
+    groups = one_of(groups, "groups", _EXPLORER_GROUPS)
+    return setup, norm, batch_size, lr, init_scale, groups
+
+
+def make_training_explorer(
+    setup: str = "sigmoid",
+    norm: str = "batch",
+    *,
+    batch_size: int = 32,
+    lr: float | None = None,
+    init_scale: float = 0.0,
+    groups: int = 8,
+) -> TrainingExplorer:
     """Build the training-curve explorer (display it by making it the last expression of a cell).
+
+    Each notebook opens it where its own question is: notebook 02 on batch norm in the deep sigmoid net,
+    03 on layer norm against the batch size, 04 on group norm's number of groups in the CNN.
+
+    Parameters
+    ----------
+    setup : {"sigmoid", "relu", "cnn"}, default="sigmoid"
+        The deep sigmoid MLP of the learning-rate and init-scale sweeps, the ReLU MLP of the batch-size sweep,
+        or the small CNN of the groups and CNN batch-size sweeps.
+    norm : str, default="batch"
+        One of :data:`normviz.models.NORMS`.
+    batch_size : int, default=32
+        One of :data:`normviz.experiments.BATCH_SIZES`.
+    lr : float or None, default=None
+        Learning rate at batch 32, one of the slider's values (0.01 to 10); ``None``: the setup's cached rate
+        (0.1 for ``"sigmoid"``, 0.05 otherwise).
+    init_scale : float, default=0.0
+        Standard deviation of the initial weights, one of 1e-3, 1e-2, 0.1, 1; 0 is torch's default init.
+    groups : int, default=8
+        Group norm's number of groups, one of 1, 2, 4, ..., 64.
 
     Returns
     -------
     TrainingExplorer
+
+    Raises
+    ------
+    ValueError
+        A starting value that is not one of its control's options (the message lists them).
 
     Examples
     --------
@@ -689,5 +752,9 @@ def make_training_explorer() -> TrainingExplorer:
     ('batch', True)
     >>> bool(explorer.artists["error_baseline"].get_ydata()[-1] > 80)  # without BN it stays at chance
     True
+    >>> explorer = make_training_explorer("cnn", "group", groups=32)  # G = C: instance norm
+    >>> explorer.update()
+    >>> explorer.config()[0].num_groups, explorer.controls["lr"].value
+    (32, 0.05)
     """
-    return TrainingExplorer()
+    return TrainingExplorer(setup, norm, batch_size, lr, init_scale, groups)

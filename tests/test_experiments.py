@@ -336,3 +336,60 @@ def test_explorer_explains_invalid_combinations():
     explorer.controls["norm"].value = "instance"
     assert explorer.error is None and "needs model='cnn'" in explorer.artists["status"].value
     assert len(explorer.artists["loss"].get_ydata()) == 0
+
+
+def test_explorer_starts_where_a_notebook_asks():
+    explorer = curves.make_training_explorer("relu", "layer", batch_size=2)
+    explorer.update()
+    config, baseline = explorer.config()
+    assert config == E.relu_config("layer", batch_size=2) and baseline == E.relu_config("none", batch_size=2)
+    run = E.get_run(config)
+    np.testing.assert_allclose(explorer.artists["error"].get_ydata(), 100 * np.array(run["val_error"]))
+    legend = explorer._legend
+    assert legend.get_texts()[0].get_text() == "layer norm"
+    assert legend.legend_handles[0].get_color() == explorer.artists["error"].get_color() == curves.NORM_COLORS["layer"]
+    explorer.controls["norm"].value = "batch"
+    assert legend.get_texts()[0].get_text() == "batch norm"
+    assert legend.legend_handles[0].get_color() == curves.NORM_COLORS["batch"]
+    # the first setup switch must not reset a learning rate the caller chose
+    explorer = curves.make_training_explorer("sigmoid", "none", lr=1.0, init_scale=1e-3)
+    explorer.update()
+    assert explorer.controls["lr"].value == 1.0 and explorer.config()[0].init_scale == 1e-3
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"setup": "transformer"}, r"setup must be one of \('sigmoid', 'relu', 'cnn'\), got 'transformer'"),
+        ({"norm": "weight"}, r"norm must be one of \('none', 'batch'.*got 'weight'"),
+        ({"batch_size": 3}, r"batch_size must be one of \(2, 4, 8, 16, 32, 64\), got 3"),
+        ({"lr": 0.2}, r"lr must be one of \(0.01, .*, 10.0\), got 0.2"),
+        ({"init_scale": 0.5}, r"init_scale must be one of \(0.0, 0.001, 0.01, 0.1, 1.0\), got 0.5"),
+        ({"groups": 3}, r"groups must be one of \(1, 2, 4, 8, 16, 32, 64\), got 3"),
+    ],
+)
+def test_explorer_rejects_a_start_its_controls_cannot_show(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        curves.make_training_explorer(**kwargs)
+
+
+def test_explorer_legend_in_the_blitted_frame_follows_the_norm():
+    """The legend is background: a norm change must redraw it, not paste a cached one naming the old norm."""
+    from PIL import Image
+
+    explorer = curves.make_training_explorer("relu", "layer")
+    explorer.draw()
+    explorer.controls["norm"].value = "batch"
+    explorer.draw()
+    explorer.controls["norm"].value = "layer"  # back to a background already cached, then to a new one
+    explorer.draw()
+    explorer.controls["norm"].value = "group"
+
+    def legend_pixels(png):
+        image = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+        box = explorer._legend.get_window_extent()
+        height = image.shape[0]
+        return image[int(height - box.y1) : int(height - box.y0), int(box.x0) : int(box.x1)]
+
+    fast = legend_pixels(explorer.png())
+    assert np.abs(fast - legend_pixels(explorer.full_png())).max() <= 40

@@ -125,6 +125,19 @@ print(f"F.batch_norm gives {F.batch_norm(values, None, None, training=True)[1, 2
 fig, cubes = normviz.cube.plot_norm_cubes(methods=("batch", "layer"), ncols=2, show_calls=False)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
+# The same cube, live. The sliders `n`, `c` and `position` pick one element (the black frame); the shaded cells
+# are the elements whose values enter its mean and variance. Move `c` and `position`: under layer norm the
+# shaded set stays the whole slab of sample `n`. Move `n`: the slab follows. Then switch `method` to *batch*
+# and do the same: now `c` moves the set and `n` does not. Set `N` to 1, the case of *Batch size 1*
+# below: layer norm's set is untouched, batch norm's shrinks to the positions of one channel of one sample. An
+# image still has 9 of them to average; a feature vector $(N, D)$ would have one number.
+
+# %% tags=["nbval-ignore-output"]
+from normviz.explorers import make_cube_explorer
+
+make_cube_explorer("layer", shape=(4, 6, 9), index=(1, 2, 4))
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The reduced dimensions, for every layout you will meet, from `normviz.axes` (the single source of truth the
 # functions and the pictures share), with the PyTorch call that does it:
 
@@ -372,6 +385,18 @@ mlp = normviz.curves.sweep_table("batch_size", "batch_size")
 print("batch size      " + "".join(f"{b:>7d}" for b in mlp["batch"]["x"]))
 for norm in ("batch", "group", "layer"):
     print(f"{norm:<16}" + "".join(f"{100 * e:6.1f}%" for e in mlp[norm]["mean"]))
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# Now move the batch size yourself. The explorer below opens on that MLP with layer norm at batch size 2: the
+# coloured curves are one cached run (seed 0), the dashed grey ones the same network without normalization.
+# Drag `batch size` from 2 to 64: the layer-norm curves hardly change. Switch `norm` to *batch norm* and drag
+# again: from batch 8 up its curves look like layer norm's, at batch 2 its validation error ends above 50%. At batch 2 the dashed network without normalization fails too,
+# as the recurrent one did; notebook 06 looks at why.
+# The readout under the figure gives the final errors, and with batch norm also the error it would have with
+# batch statistics instead of running averages. (`norm` offers every method; instance norm needs the CNN setup.)
+
+# %% tags=["nbval-ignore-output"]
+normviz.experiments.make_training_explorer("relu", "layer", batch_size=2)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5 · Channels-last layer norm is not `GroupNorm(1, C)`

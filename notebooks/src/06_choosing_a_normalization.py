@@ -34,6 +34,18 @@ for method, cube in cubes.items():
 # and ConvNeXt the 6 channels at one position; local response norm a window of 3 channels at one position.
 # Only the first of the seven reaches across the batch.
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# The same cube, live, for comparing the methods on one element: pick a `method`, then move `n`, `c` and
+# `position` and watch which of them the shaded set follows. Batch norm's set follows `c` only; layer and RMS
+# norm's follow `n` only; instance and group norm's follow `n` and `c` (group norm's only when `c` crosses into
+# another group: change `groups`); the channels-last layer norm's follows `n` and `position`; local response
+# norm's window follows all three, and `size` widens it.
+
+# %% tags=["nbval-ignore-output"]
+from normviz.explorers import make_cube_explorer
+
+make_cube_explorer("batch", shape=(4, 6, 9), index=(1, 2, 4))
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The table
 #
@@ -137,6 +149,15 @@ for r in runs["batch_size"]:
 # * **Where this leaves the choice.** With enough samples per batch, batch norm is as good or better. When the
 #   batch gets small, a per-sample method is the safe choice, and which one matters less than the architecture
 #   around it.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# Every point of the left panel, and of the CNN sweeps, live (seed 0 of each, cached): pick a `norm` and drag
+# `batch size`. The coloured curves are the chosen run, the dashed grey ones the same network without
+# normalization. Switch `setup` to the CNN to see the batch-size sweep on feature maps, where instance norm is
+# available and batch norm fares much better at batch 2 than in the MLP (notebook 04, section 6, explains why).
+
+# %% tags=["nbval-ignore-output"]
+normviz.experiments.make_training_explorer("relu", "batch", batch_size=2)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## A decision guide
