@@ -516,25 +516,27 @@ _EXPLORER_GROUPS = (1, 2, 4, 8, 16, 32, 64)
 
 
 class TrainingExplorer(Explorer):
-    """Training curves of one configuration over its no-normalization baseline, answered from the cache.
+    """Training curves of one configuration over the same network with another norm, answered from the cache.
 
     Controls: ``setup`` (the deep sigmoid MLP of the learning-rate and init-scale sweeps, the ReLU MLP of the
-    batch-size sweep, or the CNN of the groups and CNN batch-size sweeps), ``norm``, ``batch_size``, ``lr`` (the learning rate at batch 32; other batch sizes use
-    ``lr * sqrt(batch/32)``), ``init_scale`` (0 means torch's default initialization) and ``groups`` (used by
-    group norm only). Artists: ``"loss"``, ``"loss_baseline"`` (training loss against epochs), ``"error"``,
+    batch-size sweep, or the CNN of the groups and CNN batch-size sweeps), ``norm``, ``compare`` (the norm of
+    the dashed baseline; no normalization by default), ``batch_size``, ``lr`` (the learning rate at batch 32;
+    other batch sizes use ``lr * sqrt(batch/32)``), ``init_scale`` (0 means torch's default initialization) and
+    ``groups`` (used by group norm only). Artists: ``"loss"``, ``"loss_baseline"`` (training loss against epochs), ``"error"``,
     ``"error_baseline"`` (validation error in %), ``"status"`` (the text readout). A point that is not cached
     draws nothing until the "train this point now" button trains it (seconds; a progress bar shows how far).
-    The first legend entry names the chosen norm in its colour. The constructor's arguments are the
+    The legend names both norms in their colours (the baseline dashed, grey for no normalization). The constructor's arguments are the
     controls' starting values (:func:`make_training_explorer` checks them).
     """
 
-    def __init__(self, setup="sigmoid", norm="batch", batch_size=32, lr=None, init_scale=0.0, groups=8):
+    def __init__(self, setup="sigmoid", norm="batch", batch_size=32, lr=None, init_scale=0.0, groups=8,
+                 compare="none"):
         import ipywidgets as widgets
         import matplotlib.pyplot as plt
         from matplotlib.ticker import NullLocator
 
-        setup, norm, batch_size, lr, init_scale, groups = _check_start(
-            setup, norm, batch_size, lr, init_scale, groups
+        setup, norm, batch_size, lr, init_scale, groups, compare = _check_start(
+            setup, norm, batch_size, lr, init_scale, groups, compare
         )
         style = {"description_width": "initial"}
         controls = {
@@ -545,6 +547,10 @@ class TrainingExplorer(Explorer):
             "norm": widgets.Dropdown(
                 options=[(NORM_LABELS[n], n) for n in NORMS], value=norm, description="norm", style=style,
                 layout=widgets.Layout(width="250px"),
+            ),
+            "compare": widgets.Dropdown(
+                options=[(NORM_LABELS[n], n) for n in NORMS], value=compare, description="compared with",
+                style=style, layout=widgets.Layout(width="300px"),
             ),
             "batch_size": widgets.SelectionSlider(
                 options=list(_exp.BATCH_SIZES), value=batch_size, description="batch size", style=style
@@ -570,9 +576,11 @@ class TrainingExplorer(Explorer):
         fig.subplots_adjust(left=0.08, right=0.99, bottom=0.15, top=0.96, wspace=0.22)
         self.artists = {
             "loss": ax_loss.plot([], [], color=NORM_COLORS[norm], lw=2, label=NORM_LABELS[norm])[0],
-            "loss_baseline": ax_loss.plot([], [], color="0.35", lw=1.5, ls="--", label="no normalization")[0],
+            "loss_baseline": ax_loss.plot([], [], color=_baseline_color(compare), lw=1.5, ls="--",
+                                          label=NORM_LABELS[compare])[0],
             "error": ax_err.plot([], [], "o-", color=NORM_COLORS[norm], lw=2, label=NORM_LABELS[norm])[0],
-            "error_baseline": ax_err.plot([], [], "o--", color="0.35", lw=1.5, label="no normalization")[0],
+            "error_baseline": ax_err.plot([], [], "o--", color=_baseline_color(compare), lw=1.5,
+                                           label=NORM_LABELS[compare])[0],
         }
         ax_loss.set_yscale("log")
         ax_loss.set_ylim(1e-3, 10)
@@ -582,7 +590,7 @@ class TrainingExplorer(Explorer):
         ax_loss.set_xlim(0, 5)
         ax_loss.set_xlabel("epoch")
         ax_loss.set_ylabel("training loss")
-        # The first legend entry names and colours the chosen norm (see _show), so it is part of the background.
+        # The legend names and colours both norms (see _show), so it is part of the background.
         self._legend = ax_loss.legend(loc="lower left")
         ax_err.set_ylim(0, 100)
         ax_err.set_xlim(0, 5)
@@ -597,23 +605,24 @@ class TrainingExplorer(Explorer):
         self._setup = controls["setup"].value
 
     def config(self):
-        """The :class:`~normviz.training.TrainConfig` the controls describe, and its baseline (norm "none").
+        """The :class:`~normviz.training.TrainConfig` the controls describe, and its baseline (norm ``compare``).
 
         Raises ``ValueError`` for a combination that cannot be built (instance norm in an MLP, G not dividing
         the width).
         """
         v = self.values()
         changes = {"init_scale": v["init_scale"] or None, "batch_size": v["batch_size"]}
-        if v["norm"] == "group":
-            changes["num_groups"] = v["groups"]
         if v["setup"] == "sigmoid":
             changes["lr"] = _exp.scaled_lr(v["lr"], v["batch_size"])
             make = _exp.sigmoid_config
         else:
             changes["base_lr"] = v["lr"]
             make = _exp.relu_config if v["setup"] == "relu" else _exp.cnn_config
-        baseline = make("none", **{k: c for k, c in changes.items() if k != "num_groups"})
-        return make(v["norm"], **changes), baseline
+
+        def build(norm):
+            return make(norm, **changes, **({"num_groups": v["groups"]} if norm == "group" else {}))
+
+        return build(v["norm"]), build(v["compare"])
 
     def update(self) -> None:
         if self.controls["setup"].value != self._setup:
@@ -635,9 +644,9 @@ class TrainingExplorer(Explorer):
                 f"{_CACHED_HINT[self.values()['setup']]}."
             )
         else:
-            message = f"final validation error <b>{_percent(run)}</b> with {NORM_LABELS[config.norm]}"
+            message = f"final validation error <b>{_percent(run)}</b> {_with(config.norm)}"
             if base is not None:
-                message += f", {_percent(base)} without normalization"
+                message += f", {_percent(base)} {_with(baseline.norm)}"
             if run["val_error_train_mode"]:
                 message += f"; in train mode (batch statistics) {100 * _last(run['val_error_train_mode']):.1f}%"
             message += "."
@@ -655,14 +664,18 @@ class TrainingExplorer(Explorer):
         color = NORM_COLORS[norm]
         self.artists["loss"].set_color(color)
         self.artists["error"].set_color(color)
+        compare = self.controls["compare"].value
+        for artist in (self.artists["loss_baseline"], self.artists["error_baseline"], self._legend.legend_handles[1]):
+            artist.set_color(_baseline_color(compare))
         self._legend.legend_handles[0].set_color(color)
         self._legend.get_texts()[0].set_text(NORM_LABELS[norm])
+        self._legend.get_texts()[1].set_text(NORM_LABELS[compare])
         self._status.value = message
         self._button.disabled = cached
 
     def _static_extra(self) -> tuple:
-        # the legend's first entry changes with the norm; a cached background must not show a stale one
-        return (self._legend.get_texts()[0].get_text(),)
+        # the legend changes with the norms; a cached background must not show a stale one
+        return tuple(text.get_text() for text in self._legend.get_texts())
 
     def _train_now(self, _button=None) -> None:
         try:
@@ -681,13 +694,21 @@ class TrainingExplorer(Explorer):
         self._on_change()
 
 
+def _baseline_color(norm: str) -> str:
+    return "0.35" if norm == "none" else NORM_COLORS[norm]
+
+
+def _with(norm: str) -> str:
+    return "without normalization" if norm == "none" else f"with {NORM_LABELS[norm]}"
+
+
 def _percent(history) -> str:
     if history["diverged"]:
         return "diverged"
     return f"{100 * history['final_val_error']:.1f}%"
 
 
-def _check_start(setup, norm, batch_size, lr, init_scale, groups):
+def _check_start(setup, norm, batch_size, lr, init_scale, groups, compare):
     """The explorer's starting values, each checked against the options of its control."""
 
     def one_of(value, name, options):
@@ -701,7 +722,8 @@ def _check_start(setup, norm, batch_size, lr, init_scale, groups):
     lr = _SETUP_LR[setup] if lr is None else one_of(lr, "lr", _EXPLORER_LRS)
     init_scale = one_of(0.0 if init_scale is None else init_scale, "init_scale", tuple(v for _, v in _EXPLORER_INITS))
     groups = one_of(groups, "groups", _EXPLORER_GROUPS)
-    return setup, norm, batch_size, lr, init_scale, groups
+    compare = one_of(compare, "compare", NORMS)
+    return setup, norm, batch_size, lr, init_scale, groups, compare
 
 
 def make_training_explorer(
@@ -712,6 +734,7 @@ def make_training_explorer(
     lr: float | None = None,
     init_scale: float = 0.0,
     groups: int = 8,
+    compare: str = "none",
 ) -> TrainingExplorer:
     """Build the training-curve explorer (display it by making it the last expression of a cell).
 
@@ -733,7 +756,9 @@ def make_training_explorer(
     init_scale : float, default=0.0
         Standard deviation of the initial weights, one of 1e-3, 1e-2, 0.1, 1; 0 is torch's default init.
     groups : int, default=8
-        Group norm's number of groups, one of 1, 2, 4, ..., 64.
+        Group norm's number of groups, one of 1, 2, 4, ..., 64 (for the baseline too, if it is group norm).
+    compare : str, default="none"
+        The norm of the dashed baseline drawn under the chosen run, one of :data:`normviz.models.NORMS`.
 
     Returns
     -------
@@ -757,4 +782,4 @@ def make_training_explorer(
     >>> explorer.config()[0].num_groups, explorer.controls["lr"].value
     (32, 0.05)
     """
-    return TrainingExplorer(setup, norm, batch_size, lr, init_scale, groups)
+    return TrainingExplorer(setup, norm, batch_size, lr, init_scale, groups, compare)

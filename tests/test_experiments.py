@@ -366,6 +366,7 @@ def test_explorer_starts_where_a_notebook_asks():
         ({"lr": 0.2}, r"lr must be one of \(0.01, .*, 10.0\), got 0.2"),
         ({"init_scale": 0.5}, r"init_scale must be one of \(0.0, 0.001, 0.01, 0.1, 1.0\), got 0.5"),
         ({"groups": 3}, r"groups must be one of \(1, 2, 4, 8, 16, 32, 64\), got 3"),
+        ({"compare": "dropout"}, r"compare must be one of \('none', 'batch'.*got 'dropout'"),
     ],
 )
 def test_explorer_rejects_a_start_its_controls_cannot_show(kwargs, message):
@@ -393,3 +394,26 @@ def test_explorer_legend_in_the_blitted_frame_follows_the_norm():
 
     fast = legend_pixels(explorer.png())
     assert np.abs(fast - legend_pixels(explorer.full_png())).max() <= 40
+
+
+def test_explorer_compares_two_norms():
+    explorer = curves.make_training_explorer("relu", "layer", batch_size=2, compare="batch")
+    explorer.update()
+    config, baseline = explorer.config()
+    assert (config.norm, baseline.norm, baseline.batch_size) == ("layer", "batch", 2)
+    base = E.get_run(E.relu_config("batch", batch_size=2))
+    np.testing.assert_allclose(explorer.artists["error_baseline"].get_ydata(), 100 * np.array(base["val_error"]))
+    assert f"{100 * base['final_val_error']:.1f}% with batch norm" in explorer.artists["status"].value
+    assert [t.get_text() for t in explorer._legend.get_texts()] == ["layer norm", "batch norm"]
+    assert explorer.artists["error_baseline"].get_color() == curves.NORM_COLORS["batch"]
+    # a group-norm baseline takes the groups slider; an impossible baseline is explained, not drawn
+    explorer.controls["setup"].value = "cnn"
+    explorer.controls["compare"].value = "group"
+    explorer.controls["groups"].value = 32
+    assert explorer.config()[1].num_groups == 32 and explorer.config()[0].num_groups is None
+    explorer.controls["setup"].value = "relu"
+    explorer.controls["compare"].value = "instance"
+    assert explorer.error is None and "needs model='cnn'" in explorer.artists["status"].value
+    explorer.controls["compare"].value = "none"
+    assert explorer.artists["error_baseline"].get_color() == "0.35"
+    assert "without normalization" in explorer.artists["status"].value

@@ -387,16 +387,17 @@ for norm in ("batch", "group", "layer"):
     print(f"{norm:<16}" + "".join(f"{100 * e:6.1f}%" for e in mlp[norm]["mean"]))
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# Now move the batch size yourself. The explorer below opens on that MLP with layer norm at batch size 2: the
-# coloured curves are one cached run (seed 0), the dashed grey ones the same network without normalization.
-# Drag `batch size` from 2 to 64: the layer-norm curves hardly change. Switch `norm` to *batch norm* and drag
-# again: from batch 8 up its curves look like layer norm's, at batch 2 its validation error ends above 50%. At batch 2 the dashed network without normalization fails too,
-# as the recurrent one did; notebook 06 looks at why.
-# The readout under the figure gives the final errors, and with batch norm also the error it would have with
-# batch statistics instead of running averages. (`norm` offers every method; instance norm needs the CNN setup.)
+# Now move the batch size yourself. The explorer below opens on that MLP at batch size 2: the solid orange
+# curves are layer norm, the dashed blue ones batch norm, one cached run each (seed 0). Drag `batch size` from 2
+# to 64: the layer-norm curves hardly change, while batch norm's validation error ends above 50% at batch 2 and
+# joins layer norm's from batch 8 up. The readout under the figure gives both final errors, and batch norm's
+# error with batch statistics instead of running averages when it is the solid curve (swap the two menus).
+# Set `compared with` to *no normalization*: at batch 2 the network without normalization fails too, as the
+# recurrent one did; notebook 06 looks at why. (Instance norm needs the CNN setup: an MLP feature has no
+# positions to average over.)
 
 # %% tags=["nbval-ignore-output"]
-normviz.experiments.make_training_explorer("relu", "layer", batch_size=2)
+normviz.experiments.make_training_explorer("relu", "layer", batch_size=2, compare="batch")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5 · Channels-last layer norm is not `GroupNorm(1, C)`

@@ -151,13 +151,13 @@ for r in runs["batch_size"]:
 #   around it.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# Every point of the left panel, and of the CNN sweeps, live (seed 0 of each, cached): pick a `norm` and drag
-# `batch size`. The coloured curves are the chosen run, the dashed grey ones the same network without
-# normalization. Switch `setup` to the CNN to see the batch-size sweep on feature maps, where instance norm is
+# Every point of the left panel, and of the CNN sweeps, live (seed 0 of each, cached): pick a `norm` (solid) and
+# a norm to compare it with (dashed), and drag `batch size`. It opens on batch norm against layer norm at batch
+# size 2. Switch `setup` to the CNN to see the batch-size sweep on feature maps, where instance norm is
 # available and batch norm fares much better at batch 2 than in the MLP (notebook 04, section 6, explains why).
 
 # %% tags=["nbval-ignore-output"]
-normviz.experiments.make_training_explorer("relu", "batch", batch_size=2)
+normviz.experiments.make_training_explorer("relu", "batch", batch_size=2, compare="layer")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## A decision guide
