@@ -237,8 +237,8 @@ print(normviz.lngn_demos.format_invariance_table(table))
 #   sample that happens to be ten times louder gives the same output; batch norm does not;
 # * batch norm ignores **each unit's own scale** (w_i scale) and shifts of the whole dataset; layer norm does not;
 # * group norm, not in the paper, gets exactly layer norm's verdicts (each group is a small layer);
-#   RMS norm (notebook 07) keeps layer norm's scale invariances and loses both shift invariances, because it
-#   never subtracts a mean.
+#   RMS norm (notebook 07) keeps layer norm's scale invariances and loses its one shift invariance (W shift),
+#   because it never subtracts a mean.
 #
 # The checks use $\epsilon = 10^{-12}$: PyTorch's default $\epsilon = 10^{-5}$ is added to a variance that
 # the re-scalings change, so with it the invariances hold only approximately (exactly enough in practice).
@@ -346,8 +346,9 @@ for norm in normviz.sequence.NORMS:
 #
 # * **layer norm is flat**: its error stays within a few points from batch size 32 down to batch size 2;
 # * **batch norm is fine from batch 8 up and collapses at batch 2** (more than half the digits wrong): its
-#   statistics come from two sequences per step, and the running averages it evaluates with no longer match
-#   what it trained with. Exactly how badly varies from run to run (compare the error bars);
+#   statistics come from two sequences per step, so every training step normalizes with very noisy estimates,
+#   and the network trains badly in the first place. Exactly how badly varies from run to run (compare the
+#   error bars);
 # * the network **without normalization also fails at batch sizes 2 and 4** in this setup, so not all of
 #   batch norm's trouble there is about its statistics: a small recurrent net trained with noisy, small
 #   batches is fragile, and layer norm is what keeps it stable. We did not tune any of the three per batch size.
@@ -408,9 +409,12 @@ normviz.experiments.make_training_explorer("relu", "layer", batch_size=2, compar
 # **and** all positions of a sample (the layer norm of the cube above):
 
 # %%
-fig, cubes = normviz.cube.plot_norm_cubes(methods=("layer", "layer_channels_last"), ncols=2, show_calls=False)
+cube_shape = (4, 6, 3, 3)  # (N, C, H, W), the shape drawn
+fig, cubes = normviz.cube.plot_norm_cubes(
+    cube_shape, methods=("layer", "layer_channels_last"), ncols=2, show_calls=False
+)
 for method in cubes:
-    print(f"{method:<20}", normviz.axes.torch_call(method, (4, 6, 3, 3)))
+    print(f"{method:<20}", normviz.axes.torch_call(method, cube_shape))
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # They also differ in the learned affine. Count the parameters of the three modules that are all called

@@ -229,15 +229,18 @@ print(f"with AlexNet's constants, channel 8 responds 20 times more but its outpu
 #   improve accuracy, while costing memory and time; VGG dropped it.
 # * **Batch normalization made it unnecessary.** When Ioffe & Szegedy (2015) added batch norm to Inception,
 #   they removed its LRN layers and report that with batch norm they are not needed. LRN only rescales, by a
-#   factor that depends on the units of its input; it neither centres the activations nor controls their
-#   scale, and it has no learned parameters. Batch norm gives each channel mean 0 and variance 1 over the batch
+#   factor that depends on the units of its input: it damps large responses (the cell above showed a channel
+#   20 times stronger coming out only 1.21 times stronger), but it neither centres the activations nor brings
+#   them to a fixed scale, and it has no learned parameters. Batch norm gives each channel mean 0 and variance 1 over the batch
 #   whatever the scale of the weights, lets the network learn the scale back, and allowed much higher learning
 #   rates (notebook 02).
 # * **It is slow for what it does** in today's frameworks (notebook 06 measures it against the others).
 #
 # A small experiment of our own: the CNN of the series (two 3×3 conv blocks of 32 channels, ReLU, SGD with
-# momentum 0.9, batch 32, 5 epochs) on the digits, with no normalization, with AlexNet's LRN, and with batch
-# norm, three seeds each. The nine runs come from the cache shipped with the package; `run_lrn_experiment`
+# momentum 0.9, batch 32, 5 epochs) on the digits, with no normalization, with AlexNet's LRN settings, and with
+# batch norm, three seeds each. The normalization sits where every norm of the series sits, between the
+# convolution and the ReLU; AlexNet put LRN after the ReLU, so here the negative responses enter the sums of
+# squares too. The nine runs come from the cache shipped with the package; `run_lrn_experiment`
 # trains any that are missing, in a few seconds each.
 
 # %% slideshow={"slide_type": "subslide"}
@@ -257,8 +260,11 @@ print("mean after 5 epochs: " + ", ".join(f"{norm} {100 * entry['final'].mean():
 # comes from one unnormalized seed that jumped from 2.9% to 6.2% in its last epoch, not from a consistent gap.
 # Why does LRN change so little here? The network's inputs are standardized (mean 0, standard deviation 1 per
 # pixel), so its activations are of order 1, not 100, and the divisor stays close to $k^\beta$: LRN is then
-# mostly a constant factor, as in the "/ 255" cell above. The cell below measures it on the first layer of the
-# untrained LRN network; compare with the pixel-unit map, where the output / input ratio varied tenfold.
+# mostly a constant factor, as in the "/ 255" cell above. With AlexNet's $k = 2$ and $\beta = 0.75$ that factor
+# is $2^{-0.75} \approx 0.59$ in each of the two layers: the activations, and with them the gradients, start
+# smaller than without LRN. That is a plausible reason for the slower first epoch, one this experiment does not
+# isolate. The cell below measures the divisor on the first layer of the untrained LRN network; compare with the
+# pixel-unit map, where the output / input ratio varied tenfold.
 
 # %%
 from normviz.data import load_digits_split

@@ -92,14 +92,15 @@ for impl in ("normviz", "torch"):
 # %% [markdown]
 # What this measures is mostly the *implementation*. PyTorch's CPU layer norm is one fused kernel, while its
 # `F.rms_norm` on the CPU is assembled from several operations, so there layer norm wins although it does more
-# arithmetic. `normviz`'s two functions are both plain tensor operations, one kernel per step; there RMSNorm saves
-# a step, but on a CPU that is a small share of the time, and in our runs it came out ahead at some sizes and not
-# at others. Zhang & Sennrich measured their 7% to 64% on GPUs, with layers built from separate operations like
-# these, where every dropped operation is one pass less over the activations. In one fused kernel, both layers
+# arithmetic. `normviz`'s two functions are both plain tensor operations, one kernel per step, and there
+# RMSNorm's forward pass takes roughly half to two thirds of layer norm's time (the last lines above; the
+# benchmark `benchmarks/bench_beyond.py` finds the same at three transformer sizes), while with the backward pass
+# added the saving is much smaller, from a few percent to about a quarter. That is the paper's mechanism: Zhang & Sennrich measured
+# their 7% to 64% on GPUs, with layers built from separate operations like these, where every dropped operation
+# is one pass less over the activations. In one fused kernel, both layers
 # read the input once and write the output once, and what RMSNorm saves shrinks to a little arithmetic and a
 # simpler backward pass. Its adoption in large language models rests on that saving together with accuracy
-# comparable to layer norm's. The benchmark `benchmarks/bench_beyond.py` repeats this at three transformer
-# sizes.
+# comparable to layer norm's.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Does dropping the mean cost accuracy?
@@ -280,7 +281,10 @@ for norm in ("batch", "batch_renorm"):
 # model, each takes its share of the global batch, and after the backward pass they average their gradients
 # with an `all_reduce`, so all copies take the same step. A plain `BatchNorm` layer inside each copy only sees its
 # own share: with a global batch of 64 on 32 GPUs, batch norm normalizes with the statistics of **2 samples**.
-# That is exactly the small-batch failure above, whatever the global batch size.
+# That is the small-batch problem above, whatever the global batch size. How bad it gets depends on how many
+# values enter each statistic: in an MLP, 2 per feature, the failure above; on feature maps each statistic also
+# averages the positions, which softens it (notebook 04, section 6). Detection and segmentation networks, where
+# synchronized batch norm is used most, combine few images per device with large feature maps.
 #
 # **Synchronized batch norm** pools the statistics over all processes. Sums can be pooled by adding them:
 #
@@ -511,8 +515,12 @@ for name, label in (("none", "no normalization"), ("batch", "batch norm"), ("noi
     print(f"{label:>17}: validation error {100 * run['mean']:5.1f}%   input shift {run['input_shift']:.3f}")
 
 # %% [markdown]
-# The noisy network's layer inputs move much more than the plain batch-norm network's, yet it trains to an error
-# far below the unnormalized network's, which stays near chance. So holding the input distribution still is not
+# Read the shift column with care. In training mode a batch-norm layer's output has, over the batch, mean exactly
+# $\beta$ in every unit, so the batch-norm network's 0.012 only measures how far $\beta$ moved; and noisy batch
+# norm's 0.582 is mostly the noise we inject (a shift drawn uniformly from $-1$ to $1$ has standard deviation
+# $1/\sqrt{3} \approx 0.58$). The comparison that matters is noisy batch norm against no normalization: its
+# layer inputs move about twice as much (0.582 against 0.300), yet it trains to an error far below the
+# unnormalized network's, which stays near chance. So holding the input distribution still is not
 # what makes batch norm work here. Santurkar et al. argue instead that batch norm makes the loss surface smoother
 # (the loss and its gradient change less along a step), which allows larger steps; that part needs measurements
 # along training that we do not reproduce here. One seed of a small network separates "trains" from "does not",
@@ -523,11 +531,13 @@ for name, label in (("none", "no normalization"), ("batch", "batch norm"), ("noi
 #
 # * **RMSNorm** divides each token by its root mean square: no mean, no bias. It ignores rescaling but not
 #   shifting, and it equals layer norm on centred inputs. Whether it is faster depends on the implementation:
-#   the paper measured 7% to 64% on GPUs; on our CPU, with PyTorch's kernels, it was slower than layer norm.
+#   the paper measured 7% to 64% on GPUs; on our CPU it saved about half of the forward time when both are
+#   built from separate operations, and was slower than PyTorch's fused layer norm kernel.
 # * **Weight normalization** writes $w = g\,v/\lVert v\rVert$: the weight's length becomes a parameter. No batch
 #   statistics, no train/eval difference.
 # * **Batch renormalization** corrects batch norm's training output towards the running statistics with clipped
-#   constants $r$, $d$. It narrows the small-batch gap and makes training and inference outputs agree.
+#   constants $r$, $d$. It narrows the small-batch gap and brings training and inference outputs close
+#   (equal while $r$ and $d$ are not clipped).
 # * **Synchronized batch norm** pools sums over processes with `all_reduce` (two in the forward pass, one in the
 #   backward pass) and equals batch norm on the whole global batch; per-replica batch norm is batch norm at the
 #   per-device batch size.
