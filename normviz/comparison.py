@@ -104,11 +104,13 @@ METHOD_FACTS: dict[str, MethodFacts] = {
     ),
     "instance": MethodFacts(
         "instance", "Instance norm", "mean, variance", False, "none by default (affine=False)",
-        "style transfer, image generation", "Ulyanov et al. 2016",
+        "style transfer; AdaIN in style-based GANs (StyleGAN, dropped in StyleGAN2)",
+        "Ulyanov et al. 2016; Huang & Belongie 2017",
     ),
     "group": MethodFacts(
         "group", "Group norm", "mean, variance", False, "weight, bias per channel",
-        "detection, segmentation, video: small batches per device", "Wu & He 2018",
+        "detection, segmentation, video: small batches per device; diffusion U-Nets (GroupNorm(32, C))",
+        "Wu & He 2018",
     ),
     "local_response": MethodFacts(
         "local_response", "Local response norm", "sum of squares (no centring)", False, "none",
@@ -675,25 +677,34 @@ class Recommendation:
     source: str
 
 
+#: From this many samples per device on, the guide picks batch norm; below it, a per-sample method. The
+#: threshold is the Group Normalization paper's (Wu & He 2018, Fig. 1, ResNet-50 on ImageNet): batch norm is
+#: ahead of group norm at 32 and 16 images per GPU and behind from 8 down (``normviz.lngn_demos.
+#: GN_PAPER_BATCH_SIZE``). The series' own small runs do not resolve it: there batch norm only matches the
+#: per-sample methods, from about 32 samples on.
+SMALL_BATCH = 16
+
 DECISION_GUIDE: tuple[Recommendation, ...] = (
     Recommendation(
-        "CNN (or MLP) for classification, >= 16 samples per device", "batch norm", "batch",
+        f"CNN (or MLP) with >= {SMALL_BATCH} samples per device: classification, and detection, segmentation "
+        "or video when that many fit", "batch norm", "batch",
         "the batch gives stable statistics, it regularizes, and it folds into the convolution at inference",
         "call model.eval() for inference; fine-tuning with small batches: freeze its statistics",
-        "Ioffe & Szegedy 2015; Wu & He 2018 (Fig. 1)",
+        f"Ioffe & Szegedy 2015; Wu & He 2018 (Fig. 1: ahead of group norm at {SMALL_BATCH} and 32 images per GPU)",
     ),
     Recommendation(
-        "CNN with few images per device: detection, segmentation, video, large images", "group norm (G=32)",
-        "group", "per-sample statistics: the error does not depend on the batch size",
-        "or keep batch norm and synchronize its statistics across devices (SyncBatchNorm)", "Wu & He 2018",
+        f"CNN with < {SMALL_BATCH} images per device: detection, segmentation, video, large images",
+        "group norm (G=32)", "group", "per-sample statistics: the error does not depend on the batch size",
+        "or keep batch norm and synchronize its statistics across devices (SyncBatchNorm), so that they come "
+        "from the global batch", "Wu & He 2018",
     ),
     Recommendation(
-        "MLPs with small batches (down to 1), online learning", "layer norm", "layer",
+        f"MLPs with < {SMALL_BATCH} samples per device (down to 1), online learning", "layer norm", "layer",
         "statistics per sample; batch norm has nothing to estimate a spread from with one sample",
         "batch norm raises 'Expected more than 1 value per channel when training'", "Ba et al. 2016",
     ),
     Recommendation(
-        "RNNs and sequences of varying length", "layer norm", "layer",
+        "RNNs (recurrent language models included) and sequences of varying length", "layer norm", "layer",
         "statistics per sample and time step: the same computation at train and test time",
         "normalize each time step over its features, never over the batch", "Ba et al. 2016",
     ),
@@ -705,7 +716,7 @@ DECISION_GUIDE: tuple[Recommendation, ...] = (
         "nn.LayerNorm(d_model) on (N, L, d_model) normalizes the last dim only", "Ba et al. 2016; Xiong et al. 2020",
     ),
     Recommendation(
-        "large language models", "RMS norm", "rms",
+        "large language models (transformers: LLaMA, T5, ...)", "RMS norm", "rms",
         "drops the mean: cheaper than layer norm, about as accurate", "eps and the dtype of the statistics matter "
         "in float16/bfloat16", "Zhang & Sennrich 2019",
     ),
@@ -715,9 +726,18 @@ DECISION_GUIDE: tuple[Recommendation, ...] = (
         "GroupNorm(1, C) is NOT this: it normalizes over (C, H, W)", "Liu et al. 2022",
     ),
     Recommendation(
-        "style transfer and image generation", "instance norm", "instance",
-        "removes each image's own contrast per channel, which carries its style", "affine=False and no "
-        "running statistics by default", "Ulyanov et al. 2016",
+        "style transfer (and AdaIN-era style-based GANs such as StyleGAN)", "instance norm", "instance",
+        "removes each image's own mean and contrast per channel, which carry much of its style; AdaIN then sets "
+        "them to the style's", "affine=False and no running statistics by default; not for image generation in "
+        "general: StyleGAN2 replaced AdaIN by weight demodulation (it caused droplet artifacts)",
+        "Ulyanov et al. 2016; Huang & Belongie 2017; Karras et al. 2019, 2020",
+    ),
+    Recommendation(
+        "image generation with diffusion U-Nets (DDPM, Stable Diffusion)", "group norm (G=32)", "group",
+        "per-sample statistics, whatever the batch; DDPM uses group norm throughout its U-Net, latent diffusion "
+        "GroupNorm(32, C) in its U-Net and autoencoder", "GANs differ: StyleGAN2 normalizes weights, not "
+        "activations (weight demodulation), BigGAN class-conditional batch norm",
+        "Ho et al. 2020; Rombach et al. 2022; Karras et al. 2020; Brock et al. 2019",
     ),
     Recommendation(
         "reproducing AlexNet-era models", "local response norm", "local_response",
@@ -751,10 +771,6 @@ def render_decision_guide(fmt: str = "markdown") -> str:
 _ARCHITECTURES = ("cnn", "mlp", "rnn", "transformer", "convnext")
 _TASKS = ("classification", "detection", "segmentation", "video", "style_transfer", "generation", "language_model")
 
-#: Below this many samples per device, batch norm's statistics are noisy (Wu & He 2018: BN's error rises
-#: from 8 images per GPU down; at 16 and 32 it is at its best).
-SMALL_BATCH = 16
-
 
 def _guide(method: str, situation_start: str) -> Recommendation:
     return next(r for r in DECISION_GUIDE if r.method == method and r.situation.startswith(situation_start))
@@ -763,13 +779,22 @@ def _guide(method: str, situation_start: str) -> Recommendation:
 def recommend_normalization(architecture: str, *, batch_per_device: int = 32, task: str = "classification"):
     """Walk the decision guide for one situation and return its row.
 
+    The architecture decides first: transformers get layer norm (RMS norm for ``task="language_model"``),
+    RNNs layer norm whatever the task (recurrent nets are what layer norm was made for, Ba et al. 2016; RMS
+    norm's case rests on transformer LLMs), ConvNeXt-style CNNs channels-last layer norm. For a CNN, style
+    transfer gets instance norm and image generation group norm (the diffusion U-Nets' choice) whatever the
+    batch. Everything else, detection, segmentation and video included, is decided by the per-device batch:
+    batch norm from :data:`SMALL_BATCH` samples on, below that group norm (CNN) or layer norm (MLP).
+
     Parameters
     ----------
     architecture : {"cnn", "mlp", "rnn", "transformer", "convnext"}
     batch_per_device : int, default=32
         Samples per device (per GPU, per replica) in one training step.
-    task : {"classification", "detection", "segmentation", "video", "style_transfer", "generation",
-        "language_model"}, default="classification"
+    task : {"classification", "detection", "segmentation", "video", "style_transfer", "generation", \
+"language_model"}, default="classification"
+        Tasks that name a kind of model the architecture is not (``"style_transfer"`` for an RNN,
+        ``"language_model"`` for a CNN) do not change the answer.
 
     Returns
     -------
@@ -780,6 +805,8 @@ def recommend_normalization(architecture: str, *, batch_per_device: int = 32, ta
     ------
     ValueError
         For an unknown architecture or task, or a batch size below 1.
+    TypeError
+        If ``batch_per_device`` is not an int.
 
     Examples
     --------
@@ -787,8 +814,14 @@ def recommend_normalization(architecture: str, *, batch_per_device: int = 32, ta
     'batch norm'
     >>> recommend_normalization("cnn", batch_per_device=2, task="detection").choose
     'group norm (G=32)'
+    >>> recommend_normalization("cnn", batch_per_device=64, task="segmentation").choose
+    'batch norm'
+    >>> recommend_normalization("cnn", task="generation").situation
+    'image generation with diffusion U-Nets (DDPM, Stable Diffusion)'
     >>> recommend_normalization("transformer", task="language_model").choose
     'RMS norm'
+    >>> recommend_normalization("rnn", task="language_model").choose
+    'layer norm'
     """
     from normviz._validation import check_positive_int
 
@@ -797,18 +830,22 @@ def recommend_normalization(architecture: str, *, batch_per_device: int = 32, ta
     if task not in _TASKS:
         raise ValueError(f"task must be one of {_TASKS}, got {task!r}")
     batch_per_device = check_positive_int(batch_per_device, "batch_per_device")
-    if task == "language_model":
-        return _guide("rms", "large language")
     if architecture == "transformer":
+        if task == "language_model":
+            return _guide("rms", "large language")
         return _guide("layer", "transformers")
     if architecture == "rnn":
         return _guide("layer", "RNNs")
     if architecture == "convnext":
         return _guide("layer_channels_last", "ConvNeXt")
-    if task in ("style_transfer", "generation") and architecture == "cnn":
-        return _guide("instance", "style")
-    if architecture == "cnn" and (batch_per_device < SMALL_BATCH or task in ("detection", "segmentation", "video")):
-        return _guide("group", "CNN with few")
-    if architecture == "mlp" and batch_per_device < SMALL_BATCH:
-        return _guide("layer", "MLPs with small batches")
-    return _guide("batch", "CNN (or MLP) for classification")
+    small = batch_per_device < SMALL_BATCH
+    if architecture == "cnn":
+        if task == "style_transfer":
+            return _guide("instance", "style transfer")
+        if task == "generation":
+            return _guide("group", "image generation")
+        if small:
+            return _guide("group", "CNN with <")
+    elif small:  # an MLP
+        return _guide("layer", "MLPs with <")
+    return _guide("batch", "CNN (or MLP)")

@@ -184,11 +184,19 @@ def test_plot_sweeps_overview_draws_the_summaries():
         ({"architecture": "cnn", "batch_per_device": 64}, "batch"),
         ({"architecture": "cnn", "batch_per_device": comparison.SMALL_BATCH}, "batch"),
         ({"architecture": "cnn", "batch_per_device": comparison.SMALL_BATCH - 1}, "group"),
-        ({"architecture": "cnn", "batch_per_device": 64, "task": "segmentation"}, "group"),
+        ({"architecture": "cnn", "batch_per_device": 64, "task": "segmentation"}, "batch"),
+        ({"architecture": "cnn", "batch_per_device": comparison.SMALL_BATCH, "task": "detection"}, "batch"),
+        ({"architecture": "cnn", "batch_per_device": comparison.SMALL_BATCH - 1, "task": "detection"}, "group"),
+        ({"architecture": "cnn", "batch_per_device": 2, "task": "segmentation"}, "group"),
+        ({"architecture": "cnn", "batch_per_device": 64, "task": "video"}, "batch"),
         ({"architecture": "cnn", "task": "style_transfer"}, "instance"),
+        ({"architecture": "cnn", "batch_per_device": 2, "task": "style_transfer"}, "instance"),
+        ({"architecture": "cnn", "task": "generation"}, "group"),
+        ({"architecture": "cnn", "batch_per_device": 128, "task": "generation"}, "group"),
         ({"architecture": "mlp", "batch_per_device": 1}, "layer"),
         ({"architecture": "mlp", "batch_per_device": 64}, "batch"),
         ({"architecture": "rnn", "batch_per_device": 64}, "layer"),
+        ({"architecture": "rnn", "task": "language_model"}, "layer"),
         ({"architecture": "transformer"}, "layer"),
         ({"architecture": "transformer", "task": "language_model"}, "rms"),
         ({"architecture": "convnext", "batch_per_device": 2}, "layer_channels_last"),
@@ -198,6 +206,44 @@ def test_recommend_normalization(kwargs, method):
     row = comparison.recommend_normalization(**kwargs)
     assert row in comparison.DECISION_GUIDE
     assert row.method == method
+
+
+def test_generation_is_not_sent_to_instance_norm():
+    # DDPM and latent diffusion use group norm; StyleGAN2 dropped instance norm (AdaIN). Instance norm's
+    # row and table entry may name style transfer and StyleGAN, but must not offer it for image generation.
+    generation = comparison.recommend_normalization("cnn", task="generation")
+    assert "diffusion" in generation.situation and "GroupNorm(32, C)" in generation.why
+    instance = comparison.recommend_normalization("cnn", task="style_transfer")
+    assert "generation" not in instance.situation
+    assert "StyleGAN2" in instance.watch_out
+    assert "image generation" not in comparison.METHOD_FACTS["instance"].typical_use
+    assert "diffusion" in comparison.METHOD_FACTS["group"].typical_use
+
+
+@pytest.mark.parametrize("architecture", ["cnn", "mlp"])
+@pytest.mark.parametrize("task", ["classification", "detection", "segmentation", "video"])
+@pytest.mark.parametrize("batch_per_device", [1, 2, 8, 15, 16, 17, 32, 256])
+def test_per_device_batch_decides_between_batch_norm_and_a_per_sample_method(architecture, task, batch_per_device):
+    # What notebook 06 says after the guide: for these tasks the per-device batch alone picks batch norm
+    # (from SMALL_BATCH on) or group/layer norm, and the row's own situation states the same threshold.
+    row = comparison.recommend_normalization(architecture, batch_per_device=batch_per_device, task=task)
+    if batch_per_device >= comparison.SMALL_BATCH:
+        assert row.method == "batch"
+        assert f">= {comparison.SMALL_BATCH} samples per device" in row.situation
+    else:
+        assert row.method == ("group" if architecture == "cnn" else "layer")
+        assert f"< {comparison.SMALL_BATCH} " in row.situation
+
+
+def test_small_batch_threshold_is_the_group_norm_papers():
+    # The threshold is where batch norm stops beating group norm in Wu & He (2018), Fig. 1 (not our runs).
+    from normviz.lngn_demos import GN_PAPER_BATCH_SIZE as paper
+
+    rows = list(zip(paper["images_per_gpu"], paper["batch"], paper["group"], strict=True))
+    batch_ahead = [b for b, bn, gn in rows if bn < gn]
+    group_ahead = [b for b, bn, gn in rows if bn >= gn]
+    assert min(batch_ahead) == comparison.SMALL_BATCH
+    assert max(group_ahead) < comparison.SMALL_BATCH
 
 
 @pytest.mark.parametrize(
