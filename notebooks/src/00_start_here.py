@@ -39,7 +39,8 @@
 # | 06 | `06_choosing_a_normalization` | compare all methods side by side and pick one with a decision guide |
 # | 07 | `07_beyond` | use RMSNorm, weight norm, batch renorm, synchronized batch norm, and fold BN for inference |
 #
-# Part 1 (notebook 01) needs only NumPy; Part 2 (02–07) uses PyTorch. Read 02 before 03–05; 06 and 07 assume the rest.
+# Part 1 (notebook 01) uses NumPy and scikit-learn; Part 2 (02–07) uses PyTorch. Read 02 before 03–05; 06 and
+# 07 assume the rest.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## How every notebook starts
@@ -72,7 +73,7 @@
 # %% tags=["nbval-ignore-output"] slideshow={"slide_type": "subslide"}
 from normviz.explorers import make_cube_explorer
 
-make_cube_explorer()
+make_cube_explorer("batch")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Check your environment

@@ -72,12 +72,14 @@ for norm in ("none", "batch"):
 #
 # So the 2015 story is the *motivation*, not the mechanism. Here is their first test in miniature: the 6-layer
 # sigmoid MLP with no norm, BN and noisy BN (`normviz.modern.NoisyBatchNorm1d`: BN plus noise whose mean and
-# spread per unit are redrawn at every step; notebook 07 has more), two seeds, 3 epochs each, trained live.
-# "Input shift" is how much the mean input of each unit of the last layer moves from step to step during
-# training (the standard deviation over steps, averaged over units).
+# spread per unit are redrawn at every step; notebook 07 has more), two seeds, 3 epochs each at learning rate
+# 0.5 (one at which the BN network trains well in the learning-rate sweep of section 7), trained live.
+# "Input shift" is how much the mean input of each unit of the last sigmoid layer moves from step to step during
+# training: the mean over one fixed batch, computed in train mode before every step; its standard deviation over
+# the steps, averaged over the units.
 
 # %% tags=["nbval-ignore-output"]
-noisy = batchnorm_demos.noisy_bn_experiment(seeds=(0, 1), epochs=3)
+noisy = batchnorm_demos.noisy_bn_experiment(seeds=(0, 1), epochs=3, lr=0.5)
 print(f"{'':>9}  val. error per seed    mean    input shift of the last layer")
 for name, label in (("none", "no norm"), ("batch", "BN"), ("noisy", "noisy BN")):
     r = noisy[name]
@@ -86,12 +88,19 @@ for name, label in (("none", "no norm"), ("batch", "BN"), ("noisy", "noisy BN"))
 print("noisy BN's input shifts more than with no norm at all:", noisy["noisy"]["input_shift"] > noisy["none"]["input_shift"])
 print("noisy BN still trains (error below half the no-norm network's):", noisy["noisy"]["mean"] < noisy["none"]["mean"] / 2)
 print(f"noisy BN minus BN: {100 * (noisy['noisy']['mean'] - noisy['batch']['mean']):+.1f} points of error")
+print(f"std of the noise mean noisy BN adds, drawn from U(-1, 1) at every step: 1/sqrt(3) = {1 / np.sqrt(3):.3f}")
 
 # %% [markdown]
-# Noisy BN's layer input moves far more than BN's, more even than in the network without BN (the first two checks
-# above), yet it trains to an error far below the plain network's; it stays a few points behind BN after these
-# three epochs (the last line). Reducing that shift cannot be what makes BN work here. What this small experiment does **not** show: the smoothness result (3),
-# which needs measurements along the training trajectory that we do not reproduce; read Figure 4 of the paper.
+# Read what each input shift measures. In train mode, BN sets the mean of each unit over the batch to exactly
+# $\beta$, so BN's number is only how far $\beta$ drifts during training: small by construction, not a finding.
+# Noisy BN adds to each unit a mean drawn afresh from $U(-1, 1)$ at every step, and its number is close to that
+# noise's standard deviation (last line): it measures the noise we injected. Only for the network without
+# normalization does the number measure what the updates of the layers below do to this layer's input. So noisy
+# BN's layer input moves more than the plain network's, by design, as in Santurkar et al.; yet it trains to an
+# error far below the plain network's (the first two checks), a few points behind BN after these three epochs. A
+# shift this large does not stop training, so reducing it cannot be what makes BN work here. What this small
+# experiment does **not** show: the smoothness result (3), which needs measurements along the training trajectory
+# that we do not reproduce; read Figure 4 of the paper.
 # Two seeds and three epochs on the digits separate "trains" from "stays at chance", not one point from another.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -148,8 +157,8 @@ for shape in ((32, 64), (32, 16, 8, 8)):
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # The Group Normalization paper drew this as a cube: batch $N$, channels $C$, and the spatial positions $H, W$
-# flattened into one axis. The dark cell is the element being normalized; the shaded cells share its mean and
-# variance. For batch norm that is one whole channel, across the batch:
+# flattened into one axis. The hatched vermillion cell is the element being normalized; the shaded cells share
+# its mean and variance. For batch norm that is one whole channel, across the batch:
 
 # %%
 _ = normviz.cube.plot_norm_cube("batch", shape=(4, 6, 9), index=(1, 2, 4))
@@ -391,7 +400,7 @@ print(f"difference of the two means {100 * difference:.1f} points; smaller than 
 # shows the range over seeds; `make experiments` regenerates them) or a live demonstration. The networks are small
 # and the data are the 1,797 bundled 8x8 digits: the effects are real here, their sizes are not ImageNet's.
 #
-# ### Higher learning rates, and sigmoid networks that train
+# ### Learning rates: a sigmoid network that trains only with BN
 #
 # The deep sigmoid MLP (6 hidden layers of 64, plain SGD, batch 32, 5 epochs), without and with BN, over
 # learning rates from 0.01 to 10:
@@ -412,9 +421,11 @@ print(f"batch norm under 10% error from lr {good.min():g} to {good.max():g}: a r
       f"times wide; at lr {lrs[-1]:g}: {100 * bn_error[-1]:.1f}%")
 
 # %% [markdown]
-# Without BN this network stays at chance at every learning rate (its best is printed); with BN it trains over a
-# range of learning rates dozens of times wide (printed), the paper's sigmoid result in miniature. The largest
-# learning rates hurt BN too: it widens the usable range, it does not remove its upper end.
+# Without BN this network stays at chance at every learning rate (its best is printed), so there is no usable
+# range for BN to widen: BN creates one. With BN it trains to under 10% error from learning rate 0.03 to 1
+# (printed), the paper's sigmoid result in miniature. That range has an upper end: at learning rates 3 and 10
+# BN's error is 34.7% and 38.4% (the table). Whether BN allows *higher* learning rates than a plain network
+# that trains, as in the paper's BN-x30, this network cannot say, since its plain version trains at none.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Less dependence on the initialization
@@ -451,21 +462,26 @@ for norm in ("none", "batch"):
 
 # %%
 fig, ax = plt.subplots(figsize=(8, 4.2))
+after = {}  # norm -> (errors after epoch 1, errors after epoch 5), one per seed
 for norm, color, label in (("none", "#000000", "no normalization"), ("batch", "#0072B2", "batch norm")):
-    for seed in (0, 1, 2):
-        run = experiments.get_run(experiments.relu_config(norm, seed=seed))
+    runs = [experiments.get_run(experiments.relu_config(norm, seed=seed)) for seed in (0, 1, 2)]
+    for seed, run in enumerate(runs):
         experiments.plot_history(run, ax, color=color, lw=2, alpha=0.8, label=label if seed == 0 else None)
-        if seed == 0:
-            print(f"{norm:>5}, seed 0: val. error after epoch 1 {100 * run['val_error'][1]:.1f}%, "
-                  f"after epoch 5 {100 * run['val_error'][-1]:.1f}%")
+    after[norm] = (np.array([r["val_error"][1] for r in runs]), np.array([r["val_error"][-1] for r in runs]))
+    epoch_1, epoch_5 = (", ".join(f"{100 * e:.1f}%" for e in errors) for errors in after[norm])
+    print(f"{norm:>5}, seeds 0, 1, 2: val. error after epoch 1 {epoch_1}; after epoch 5 {epoch_5}")
 ax.set_ylim(0, 20)
 _ = ax.legend(title="norm (3 seeds each)")
+ratio = after["batch"][0] / after["none"][0]
+print("after epoch 1, BN's error / no norm's, per seed:", ", ".join(f"{r:.2f}" for r in ratio))
+print("after epoch 5, the two sets of errors overlap:",
+      after["batch"][1].min() <= after["none"][1].max() and after["none"][1].min() <= after["batch"][1].max())
 
 # %% [markdown]
 # Both networks train on this easy task, and BN gets there faster: after one epoch its validation error is about
-# half the plain network's, and it stays lower after five (seed 0 in the printout; the other seeds' curves are
-# drawn). The difference is modest here; the dramatic "faster" of the paper shows where training without BN is
-# hard, like the sigmoid network above.
+# half the plain network's, in every seed (the ratios). After five epochs the two cannot be told apart: the
+# errors of the three seeds overlap (last line). The difference is modest here; the dramatic "faster" of the
+# paper shows where training without BN is hard, like the sigmoid network above.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Explore every cached run yourself: the explorer draws the chosen run over the network without normalization,
@@ -480,8 +496,9 @@ experiments.make_training_explorer()
 # (The seed notebook's "exploiting gradients" means **exploding** gradients.) Backpropagation multiplies the
 # gradient by one factor per layer: the layer's weights times the slope of its non-linearity. If those factors
 # are below 1 the gradient vanishes towards the input; above 1, it explodes. Batch norm divides each layer's
-# output by its scale, so the factors stay near 1. The size (standard deviation) of the gradient at every hidden
-# layer of a 10-layer ReLU MLP whose initial weights are too large (std 0.5), at initialization:
+# output by its own standard deviation, which cancels the scale of the weights; what is left is a factor close
+# to 1, but not equal to it. The size (standard deviation) of the gradient at every hidden layer of a 10-layer
+# ReLU MLP whose initial weights are too large (std 0.5), at initialization:
 
 # %%
 fig, ax = plt.subplots(figsize=(8, 4))
@@ -498,7 +515,23 @@ _ = ax.legend()
 # %% [markdown]
 # Read the ratio in each line: without BN the gradient at the first layer is thousands of times larger than at
 # the last, so one learning rate cannot suit both ends (a step that moves layer 10 sensibly throws layer 1 far
-# away). With BN the ratio is a single-digit number.
+# away). With BN the ratio is a single-digit number at this depth. It is not 1, though, and it compounds. The
+# same network with BN, made deeper:
+
+# %%
+for depth in (10, 30, 60):
+    scales = batchnorm_demos.gradient_scale_by_layer("batch", activation="relu", depth=depth, init_scale=0.5)
+    ratio = scales[0] / scales[-1]
+    print(f"BN, {depth} layers: gradient std at layer 1 / layer {depth} = {float(f'{ratio:.2g}'):,.0f}; "
+          f"growth per layer {ratio ** (1 / (depth - 1)):.1f}")
+
+# %% [markdown]
+# With BN the gradient still grows towards the input, by about 1.2 per layer on average at every depth tried
+# (printed), so the ratio that is single-digit at 10 layers reaches hundreds at 30 and tens of thousands at 60.
+# Yang et al. (2019) show that in deep networks without skip connections this growth at initialization comes
+# from batch norm itself. Very deep networks that train well with batch norm, such as ResNets, also have
+# residual connections: it is those, not batch norm alone, that keep the gradient's size in check at such
+# depths.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # And the opposite, vanishing gradients, in the cached deep sigmoid network (torch's default initialization):
@@ -519,8 +552,9 @@ for norm in ("none", "batch"):
 # %% [markdown]
 # Without BN the gradient shrinks by a factor of about 7 at every layer on its way to the input (the sigmoid's
 # slope is at most 1/4, and the default weights do not make up for it): the first layers barely learn. With BN
-# it has nearly the same size at every depth. Note that almost no unit is saturated here (under 1% in every
-# layer, first line of each printout): this is not the saturation story, just a product of small factors.
+# it has nearly the same size at every depth of this 6-layer network. Note that almost no unit is saturated here
+# (under 1% in every layer, first line of each printout): this is not the saturation story, just a product of
+# small factors.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### A regularizer?
@@ -542,24 +576,32 @@ print(f"eval mode (running statistics): {noise['eval_noise_std']:.3f}")
 # and validation error, with and without BN, averaged over 3 seeds:
 
 # %%
-gaps = {}
+gaps, per_seed = {}, {}
 for norm in ("none", "batch"):
     runs = [experiments.get_run(experiments.relu_config(norm, seed=s)) for s in (0, 1, 2)]
-    train_err = np.mean([r["train_error"][-1] for r in runs])
-    val_err = np.mean([r["final_val_error"] for r in runs])
+    per_seed[norm] = (np.array([r["train_error"][-1] for r in runs]),  # (3,): one per seed
+                      np.array([r["final_val_error"] for r in runs]))
+    train_err, val_err = per_seed[norm][0].mean(), per_seed[norm][1].mean()
     print(f"{norm:>5}: training error (last epoch) {100 * train_err:.1f}%, validation error {100 * val_err:.1f}%, "
-          f"gap {100 * (val_err - train_err):+.1f} points")
+          f"gap {100 * (val_err - train_err):+.1f} points; validation error per seed "
+          + ", ".join(f"{100 * e:.1f}%" for e in per_seed[norm][1]))
     gaps[norm] = (train_err, val_err)
-print("BN: higher training error, lower validation error, smaller gap:",
+print("BN, on the means: higher training error, lower validation error, smaller gap:",
       gaps["batch"][0] > gaps["none"][0], gaps["batch"][1] < gaps["none"][1],
       gaps["batch"][1] - gaps["batch"][0] < gaps["none"][1] - gaps["none"][0])
+print("BN's training error higher in every seed:", per_seed["batch"][0].min() > per_seed["none"][0].max())
+val_none, val_batch = per_seed["none"][1], per_seed["batch"][1]
+print("the validation errors of the two overlap across seeds:",
+      val_batch.min() <= val_none.max() and val_none.min() <= val_batch.max())
 
 # %% [markdown]
-# BN's gap is smaller: a higher training error and a lower validation error (the checks in the last line), which
-# is what a regularizer does. Read it with care: three seeds and five epochs, gaps of a few points, and BN's training error is measured
-# in train mode, with the very batch noise in question. This is *consistent with* a regularizing effect, not a
-# demonstration of one. The stronger evidence comes from large networks (the paper could drop dropout), and even
-# there later work attributes most of BN's benefit to optimization (section 1).
+# On the means, BN's gap is smaller: a higher training error and a lower validation error, which is what a
+# regularizer does. Only the first half holds seed by seed: BN's training error is higher in every seed, but the
+# validation errors of the two overlap across seeds (last two lines), so three seeds cannot say that BN
+# generalizes better here. And BN's training error is measured in train mode, with the very batch noise in
+# question. This is *consistent with* a regularizing effect, not a demonstration of one. The stronger evidence
+# comes from large networks (the paper could drop dropout), and even there later work attributes most of BN's
+# benefit to optimization (section 1).
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 8 · A batch is not a set of independent samples
@@ -740,9 +782,11 @@ normviz.exercises.check("running_stats_update", keras_style_update)
 # * The backward pass removes from the gradient its per-channel mean and its component along $\hat x$.
 # * Put it after linear/convolutional layers, whose bias becomes redundant; before or after the non-linearity
 #   made no difference here.
-# * It lets deep sigmoid networks train, over a wide range of learning rates and initial scales, and keeps the
-#   gradient's size similar at every depth. Its original explanation, reducing internal covariate shift, did not
-#   survive testing: noisy BN, whose layer inputs shift more than without any normalization, still trains (about
+# * It let our deep sigmoid network train over a range of learning rates and initial scales at which the plain
+#   network mostly stayed at chance. In a 10-layer ReLU network it kept the gradient's size within a single-digit
+#   factor from the last layer to the first; deeper, the gradient still grows by a fixed factor per layer (Yang et
+#   al., 2019), and residual connections, not batch norm alone, keep very deep networks trainable.
+# * Its original explanation, reducing internal covariate shift, did not survive testing: noisy BN, whose layer inputs shift more than without any normalization, still trains (about
 #   as well as BN in Santurkar et al.; a few points behind it in our 3-epoch miniature); a smoother loss landscape
 #   is the better-supported account. A regularizing effect exists as noise, but we could not show it helps at
 #   this scale.
@@ -759,7 +803,9 @@ normviz.exercises.check("running_stats_update", keras_style_update)
 # 3. Y. Wu, K. He. *Group Normalization.* ECCV 2018. [arXiv:1803.08494](https://arxiv.org/abs/1803.08494)
 # 4. S. Ioffe. *Batch Renormalization: Towards Reducing Minibatch Dependence in Batch-Normalized Models.*
 #    NeurIPS 2017. [arXiv:1702.03275](https://arxiv.org/abs/1702.03275)
-# 5. Stanford CS231n, assignment 2 (batch normalization forward and backward).
-# 6. PyTorch documentation:
+# 5. G. Yang, J. Pennington, V. Rao, J. Sohl-Dickstein, S. S. Schoenholz. *A Mean Field Theory of Batch
+#    Normalization.* ICLR 2019. [arXiv:1902.08129](https://arxiv.org/abs/1902.08129)
+# 6. Stanford CS231n, assignment 2 (batch normalization forward and backward).
+# 7. PyTorch documentation:
 #    [`torch.nn.BatchNorm2d`](https://pytorch.org/docs/stable/generated/torch.nn.BatchNorm2d.html) and the
 #    [normalization layers](https://pytorch.org/docs/stable/nn.html#normalization-layers).
