@@ -522,11 +522,12 @@ class TrainingExplorer(Explorer):
     batch-size sweep, or the CNN of the groups and CNN batch-size sweeps), ``norm``, ``compare`` (the norm of
     the dashed baseline; no normalization by default), ``batch_size``, ``lr`` (the learning rate at batch 32;
     other batch sizes use ``lr * sqrt(batch/32)``), ``init_scale`` (0 means torch's default initialization) and
-    ``groups`` (used by group norm only). Artists: ``"loss"``, ``"loss_baseline"`` (training loss against epochs), ``"error"``,
-    ``"error_baseline"`` (validation error in %), ``"status"`` (the text readout). A point that is not cached
-    draws nothing until the "train this point now" button trains it (seconds; a progress bar shows how far).
-    The legend names both norms in their colours (the baseline dashed, grey for no normalization). The constructor's arguments are the
-    controls' starting values (:func:`make_training_explorer` checks them).
+    ``groups`` (used by group norm only). Artists: ``"loss"``, ``"loss_baseline"`` (training loss against
+    epochs), ``"error"``, ``"error_baseline"`` (validation error in %), ``"status"`` (the text readout). A point
+    that is not cached draws nothing until the "train this point now" button trains it (seconds; a progress bar
+    shows how far). The legend names both norms in their colours (the baseline dashed, grey for no
+    normalization). The constructor's arguments are the controls' starting values (:func:`make_training_explorer`
+    checks them).
     """
 
     def __init__(self, setup="sigmoid", norm="batch", batch_size=32, lr=None, init_scale=0.0, groups=8,
