@@ -507,8 +507,8 @@ _CACHED_HINT = {
     "with 8 groups), and init std 1e-3 to 1 at lr 0.1 (none, batch)",
     "relu": "cached: lr 0.05 with torch's default init at every batch size (every norm but instance; group "
     "norm with 8 groups)",
-    "cnn": "cached: lr 0.05 with torch's default init: none, batch, layer, instance and group norm (8 groups) "
-    "at every batch size; group norm with every G from 1 to 32 at batch 32",
+    "cnn": "cached: lr 0.05 with torch's default init: none, batch, layer, instance, group (8 groups) and local "
+    "response norm at every batch size; group norm with every G from 1 to 32 at batch 32",
 }
 _EXPLORER_LRS = (0.01, 0.03, 0.05, 0.1, 0.3, 1.0, 3.0, 10.0)
 _EXPLORER_INITS = (("default", 0.0), ("1e-3", 1e-3), ("1e-2", 1e-2), ("0.1", 0.1), ("1", 1.0))

@@ -378,9 +378,9 @@ def build_explorer_sweep() -> list[TrainConfig]:
 
     The other norms (layer, group, RMS, local response): the sigmoid MLP at every learning rate of the lr
     sweep, and the ReLU MLP at every batch size of the batch-size sweep (RMS and local response only, layer
-    and group are there already); and the CNN without normalization at every batch size (the baseline of the
-    CNN setup, whose normalized runs come from the groups and CNN batch-size sweeps). Points not cached can be
-    trained live from the explorer.
+    and group are there already); and the CNN without normalization and with local response norm at every
+    batch size (the baseline of the CNN setup, whose other normalized runs come from the groups and CNN
+    batch-size sweeps, and notebook 05's LRN). Points not cached can be trained live from the explorer.
     """
     configs = [
         sigmoid_config(norm, lr=lr) for norm in ("layer", "group", "rms", "local_response") for lr in LR_VALUES
@@ -388,6 +388,8 @@ def build_explorer_sweep() -> list[TrainConfig]:
     configs += [relu_config(norm, batch_size=bs) for norm in ("rms", "local_response") for bs in BATCH_SIZES]
     # The CNN's baseline (no normalization) at every batch size, for the CNN setup's curves.
     configs += [cnn_config("none", batch_size=bs) for bs in BATCH_SIZES]
+    # Local response norm in the CNN (notebook 05's explorer); batch 32 is in the LRN sweep already.
+    configs += [cnn_config("local_response", batch_size=bs) for bs in BATCH_SIZES if bs != 32]
     return configs
 
 
