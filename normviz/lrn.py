@@ -45,6 +45,8 @@ __all__ = [
     "lrn_experiment_configs",
     "run_lrn_experiment",
     "plot_lrn_experiment",
+    "FixedFactor",
+    "train_fixed_factor_cnn",
 ]
 
 #: The constants of AlexNet's section 3.3, in the paper's convention (alpha multiplies the *sum*).
@@ -713,3 +715,67 @@ def plot_lrn_experiment(results: dict, *, ax=None) -> dict:
     # Below the axes: the curves span the whole plot (untrained at the top left, best at the bottom right).
     ax.legend(fontsize=10, loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)
     return lines
+
+
+class FixedFactor(torch.nn.Module):
+    r"""Multiply by a constant: what local response norm reduces to when its window sums are small.
+
+    With small activations the divisor :math:`(k + \frac{\alpha}{n}\sum_j a_j^2)^\beta` stays close to
+    :math:`k^\beta`, so LRN is close to ``x * k ** -beta``; this module is that limit, with nothing else.
+
+    Examples
+    --------
+    >>> FixedFactor(0.5)(torch.ones(2, 3)).tolist()
+    [[0.5, 0.5, 0.5], [0.5, 0.5, 0.5]]
+    """
+
+    def __init__(self, factor: float):
+        super().__init__()
+        self.factor = check_positive_number(factor, "factor")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.factor
+
+    def extra_repr(self) -> str:
+        return f"factor={self.factor:.4g}"
+
+
+def train_fixed_factor_cnn(batch_size: int = 32, *, seed: int = 0, epochs: int = 5) -> dict:
+    """Train notebook 05's LRN CNN with every local response norm replaced by :class:`FixedFactor`.
+
+    The run is the cached ``experiments.cnn_config("local_response", batch_size=batch_size, seed=seed)`` with
+    ``x * k ** -beta`` (AlexNet's ``k = 2``, ``beta = 0.75``: a factor of about 0.59) in place of each LRN layer,
+    from the same initial weights and on the same batches. If its curves match the LRN run's, LRN did nothing in
+    that network but scale its activations. Trained live (seconds), never cached.
+
+    Parameters
+    ----------
+    batch_size : int, default=32
+    seed : int, default=0
+    epochs : int, default=5
+
+    Returns
+    -------
+    dict
+        The history of :func:`normviz.training.train`.
+
+    Examples
+    --------
+    >>> history = train_fixed_factor_cnn(epochs=1)
+    >>> history["config"]["norm"], len(history["val_error"])
+    ('local_response', 2)
+    """
+    from normviz import experiments, training
+    from normviz import nn as normviz_nn
+    from normviz.models import LRN_ALEXNET
+
+    factor = LRN_ALEXNET["k"] ** -LRN_ALEXNET["beta"]
+
+    def swap(model: torch.nn.Module) -> torch.nn.Module:
+        for name, module in list(model.named_children()):
+            if isinstance(module, (normviz_nn.LocalResponseNorm, torch.nn.LocalResponseNorm)):
+                setattr(model, name, FixedFactor(factor))
+        return model
+
+    config = experiments.cnn_config("local_response", batch_size=batch_size, seed=seed, epochs=epochs)
+    return training.train(config, transform_model=swap)

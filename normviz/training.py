@@ -462,7 +462,8 @@ def _resolve_progress(progress):
     raise ValueError(f"progress must be None, a callable(done, total), 'text' or 'widget', got {progress!r}")
 
 
-def train(config: TrainConfig, progress=None, record_stats: bool = False, stats_points: int = 21) -> dict:
+def train(config: TrainConfig, progress=None, record_stats: bool = False, stats_points: int = 21, *,
+          transform_model=None) -> dict:
     """Train the network a config describes on its dataset and return the history (see the module docstring).
 
     Parameters
@@ -482,6 +483,11 @@ def train(config: TrainConfig, progress=None, record_stats: bool = False, stats_
         percentiles of unit 0's pre-activation, the BN paper's Figure 1(b, c). Layout:
         ``stats[kind][metric][snapshot][layer]``, with ``stats["steps"]`` and ``stats["layers"]``.
     stats_points : int, default=21
+    transform_model : callable or None, default=None
+        ``transform_model(model) -> model``, applied right after the seeded initialization and before the
+        optimizer is built: an experiment that swaps one module for another (notebook 05 replaces local response
+        norm by a fixed factor) trains from the same initial weights. Such a run is not the one ``config``
+        describes, so it is never cached.
 
     Returns
     -------
@@ -499,6 +505,10 @@ def train(config: TrainConfig, progress=None, record_stats: bool = False, stats_
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}; build one with TrainConfig(...)")
     stats_points = check_positive_int(stats_points, "stats_points")
+    if transform_model is not None and not callable(transform_model):
+        raise TypeError(
+            f"transform_model must be a callable taking and returning a model, got {type(transform_model).__name__}"
+        )
     progress = _resolve_progress(progress)
     X_train, y_train, X_val, y_val = _load_data(config)
     n = len(X_train)
@@ -513,6 +523,13 @@ def train(config: TrainConfig, progress=None, record_stats: bool = False, stats_
 
     with _deterministic(config.seed):
         model = make_model(config, in_features=X_train.shape[1], num_classes=num_classes)
+        if transform_model is not None:
+            model = transform_model(model)
+            if not isinstance(model, torch.nn.Module):
+                raise TypeError(
+                    f"transform_model must return a torch.nn.Module, got {type(model).__name__}; return the "
+                    "model it was given, changed"
+                )
         model.train()
         if config.optimizer == "sgd":
             optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum)

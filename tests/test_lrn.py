@@ -321,3 +321,51 @@ def test_run_and_plot_lrn_experiment_from_histories(monkeypatch):
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+# ------------------------------------------------------------------------------ LRN as a fixed factor
+
+
+def test_fixed_factor_cnn_swaps_every_lrn_layer(monkeypatch):
+    from normviz import models, training
+
+    seen = {}
+
+    def fake_train(config, *, transform_model):
+        seen["config"] = config
+        seen["model"] = transform_model(models.make_cnn("local_response"))
+        return {"config": config.to_dict()}
+
+    monkeypatch.setattr(training, "train", fake_train)
+    lrn.train_fixed_factor_cnn(batch_size=8, seed=2, epochs=3)
+    kinds = [type(m) for m in seen["model"].modules()]
+    from normviz import nn as normviz_nn
+
+    assert kinds.count(lrn.FixedFactor) == 2
+    assert not {torch.nn.LocalResponseNorm, normviz_nn.LocalResponseNorm} & set(kinds)
+    factors = [m.factor for m in seen["model"].modules() if isinstance(m, lrn.FixedFactor)]
+    assert factors == pytest.approx([2.0**-0.75] * 2)
+    assert (seen["config"].batch_size, seen["config"].seed, seen["config"].epochs) == (8, 2, 3)
+
+
+def test_lrn_on_standardized_digits_trains_like_a_fixed_factor():
+    """Notebook 05's claim, on one epoch: the LRN CNN and its fixed-factor twin end within one image."""
+    from normviz import experiments, training
+
+    fixed = lrn.train_fixed_factor_cnn(epochs=1)
+    real = training.train(experiments.cnn_config("local_response", epochs=1))
+    n_val = len(training._load_data(experiments.cnn_config("none"))[3])
+    assert abs(fixed["final_val_error"] - real["final_val_error"]) <= 1 / n_val
+    assert fixed["train_loss"] != real["train_loss"]  # a different network, not the same run twice
+
+
+def test_transform_model_is_checked():
+    from normviz import training
+
+    config = training.TrainConfig(epochs=1, width=8)
+    with pytest.raises(TypeError, match="transform_model must be a callable taking and returning a model, got int"):
+        training.train(config, transform_model=3)
+    with pytest.raises(TypeError, match="transform_model must return a torch.nn.Module, got NoneType"):
+        training.train(config, transform_model=lambda model: None)
+    with pytest.raises(ValueError, match="factor"):
+        lrn.FixedFactor(0.0)
