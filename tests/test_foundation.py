@@ -211,3 +211,35 @@ def test_torch_is_installed_as_a_cpu_build(monkeypatch, system, local_wheel, ind
         assert "--index-url" not in cmd
     else:
         assert cmd[cmd.index("--index-url") + 1] == expected_index
+
+
+def test_slides_show_each_explorer_as_its_png():
+    """A deck has no kernel: an explorer's output must be its figure, not an empty live-widget box."""
+    import base64
+
+    import build_slides
+    import nbformat
+
+    png = base64.b64encode(b"\x89PNG\r\n\x1a\n fake figure").decode("ascii")
+    view = {"version_major": 2, "version_minor": 0, "model_id": "abc123"}
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("make_training_explorer()")
+    cell.outputs = [
+        nbformat.v4.new_output(
+            "display_data",
+            data={"application/vnd.jupyter.widget-view+json": view, "image/png": png, "text/plain": "Explorer"},
+        )
+    ]
+    nb.cells.append(cell)
+    # as in the executed notebooks: the saved widget state makes nbconvert prefer the live view over the PNG
+    nb.metadata["widgets"] = {
+        "application/vnd.jupyter.widget-state+json": {
+            "state": {"abc123": {"model_name": "VBoxModel", "model_module": "@jupyter-widgets/controls",
+                                 "model_module_version": "2.0.0", "state": {}}},
+            "version_major": 2,
+            "version_minor": 0,
+        }
+    }
+    deck = build_slides.deck_html(nb)
+    assert png in deck
+    assert '"model_id": "abc123"' not in deck  # no live view left to render into an empty box offline

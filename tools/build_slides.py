@@ -5,6 +5,10 @@ slides nor formulas. When ``npm`` is available, those three libraries are fetche
 into ``slides/_vendor/`` and the decks point there, so the folder works offline (open
 ``slides/NN_name.slides.html`` in a browser). Without npm the decks keep the CDN addresses.
 
+Each explorer shows the PNG of its figure, as on the static pages of ``make html``: a deck has no kernel to
+move the controls, and the live widget view would need the widget manager from a CDN, so offline it left an
+empty box where the figure should be.
+
     python tools/build_slides.py
 """
 
@@ -46,7 +50,19 @@ def vendor_libraries(vendor: Path = VENDOR, packages: dict = PACKAGES) -> bool:
     return True
 
 
+def deck_html(nb, exporter=None) -> str:
+    """The reveal.js deck of notebook ``nb``, each explorer shown as the PNG of its figure."""
+    from nbconvert import SlidesExporter
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    from build_html import static_copy
+
+    body, _ = (exporter or SlidesExporter()).from_notebook_node(static_copy(nb))
+    return body
+
+
 def build() -> list[Path]:
+    import nbformat
     from nbconvert import SlidesExporter
 
     SLIDES.mkdir(exist_ok=True)
@@ -58,7 +74,7 @@ def build() -> list[Path]:
         exporter.mathjax_url = "_vendor/mathjax/MathJax.js?config=TeX-AMS_HTML-full,Safe"
     pages = []
     for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
-        body, _ = exporter.from_filename(str(path))
+        body = deck_html(nbformat.read(path, as_version=4), exporter)
         target = SLIDES / f"{path.stem}.slides.html"
         target.write_text(body)
         pages.append(target)

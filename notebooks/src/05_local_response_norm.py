@@ -293,11 +293,12 @@ normviz.experiments.make_training_explorer("cnn", "local_response", compare="non
 
 # %%
 cnn_norms = ("local_response", "none", "batch", "group", "layer")
-print(f"{'final validation error, seed 0':<31}" + "".join(f"{b:>7d}" for b in normviz.experiments.BATCH_SIZES))
+print("final validation error (seed 0) at each batch size")
+print(f"{'batch size':<16}" + "".join(f"{b:>7d}" for b in normviz.experiments.BATCH_SIZES))
 for norm in cnn_norms:
     errors = [normviz.experiments.get_run(normviz.experiments.cnn_config(norm, batch_size=b))["final_val_error"]
               for b in normviz.experiments.BATCH_SIZES]
-    print(f"{norm:<31}" + "".join(f"{100 * e:6.1f}%" for e in errors))
+    print(f"{norm:<16}" + "".join(f"{100 * e:6.1f}%" for e in errors))
 
 # %% [markdown]
 # One seed per point, so read only large differences. The one that stands out: below batch size 32 the network
@@ -314,7 +315,7 @@ for norm in cnn_norms:
 # it live at three batch sizes (a few seconds) and prints it between the cached LRN and unnormalized runs:
 
 # %%
-print(f"{'validation error, seed 0':<26}{'after epoch 1':>16}{'after epoch 5':>16}")
+print(f"{'val. error, seed 0':<24}{'after epoch 1':>15}{'after epoch 5':>15}")
 for b in (32, 8, 2):
     twin = normviz.lrn.train_fixed_factor_cnn(batch_size=b)
     rows = {
@@ -324,7 +325,7 @@ for b in (32, 8, 2):
     }
     print(f"batch size {b}")
     for label, run in rows.items():
-        print(f"  {label:<24}{100 * run['val_error'][1]:15.1f}%{100 * run['final_val_error']:15.1f}%")
+        print(f"  {label:<22}{100 * run['val_error'][1]:14.1f}%{100 * run['final_val_error']:14.1f}%")
 
 # %% [markdown]
 # * **Batch 32:** the fixed factor reproduces LRN's slow first epoch to the printed digit. That slow start is the
