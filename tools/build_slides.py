@@ -24,6 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SLIDES = ROOT / "slides"
 VENDOR = SLIDES / "_vendor"
+if str(ROOT / "tools") not in sys.path:  # build_html sits beside this file
+    sys.path.insert(0, str(ROOT / "tools"))
 # The versions nbconvert's reveal template is written for (reveal 4 API, MathJax 2's MathJax.Hub).
 PACKAGES = {"reveal.js": "4.0.2", "requirejs": "2.3.6", "mathjax": "2.7.9"}
 
@@ -52,10 +54,8 @@ def vendor_libraries(vendor: Path = VENDOR, packages: dict = PACKAGES) -> bool:
 
 def deck_html(nb, exporter=None) -> str:
     """The reveal.js deck of notebook ``nb``, each explorer shown as the PNG of its figure."""
+    from build_html import static_copy  # tools/ is on sys.path (below); its own import of us is lazy
     from nbconvert import SlidesExporter
-
-    sys.path.insert(0, str(ROOT / "tools"))
-    from build_html import static_copy
 
     body, _ = (exporter or SlidesExporter()).from_notebook_node(static_copy(nb))
     return body
