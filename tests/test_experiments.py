@@ -3,6 +3,7 @@ results, plots draw the cached numbers, the explorer answers from the cache."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import math
@@ -18,20 +19,94 @@ from normviz.training import TrainConfig, train
 # ------------------------------------------------------------------------------------------------ helpers
 
 
-def _assert_same(stored, fresh, path="history", rel=1e-6):
-    """Equal structure; numbers equal to ``rel`` (stored floats are already rounded to 7 digits)."""
+def _assert_same_structure(stored, fresh, path):
+    assert type(stored) is type(fresh), f"{path}: {type(stored).__name__} != {type(fresh).__name__}"
     if isinstance(stored, dict):
-        assert isinstance(fresh, dict) and set(stored) == set(fresh), f"{path}: keys differ"
-        for key in stored:
-            _assert_same(stored[key], fresh[key], f"{path}[{key!r}]", rel)
+        assert set(stored) == set(fresh), f"{path}: keys differ"
     elif isinstance(stored, list):
-        assert isinstance(fresh, list) and len(stored) == len(fresh), f"{path}: lengths differ"
+        assert len(stored) == len(fresh), f"{path}: lengths differ"
+
+
+def _assert_numbers_close(stored, fresh, path, rel, abs_=0.0):
+    """Same nesting of lists; every number equal to ``rel`` (relative) or ``abs_`` (absolute)."""
+    _assert_same_structure(stored, fresh, path)
+    if isinstance(stored, list):
         for i, (a, b) in enumerate(zip(stored, fresh, strict=True)):
-            _assert_same(a, b, f"{path}[{i}]", rel)
-    elif isinstance(stored, float) and isinstance(fresh, float):
-        assert math.isclose(stored, fresh, rel_tol=rel, abs_tol=1e-12), f"{path}: {stored} != {fresh}"
+            _assert_numbers_close(a, b, f"{path}[{i}]", rel, abs_)
+    elif isinstance(stored, float):
+        assert math.isclose(stored, fresh, rel_tol=rel, abs_tol=abs_), f"{path}: {stored} != {fresh}"
     else:
         assert stored == fresh, f"{path}: {stored!r} != {fresh!r}"
+
+
+def _assert_histograms_close(stored, fresh, path):
+    """Lists of bin counts: the same totals, and at most 1% of the values in a different bin."""
+    _assert_same_structure(stored, fresh, path)
+    if stored and isinstance(stored[0], list):
+        for i, (a, b) in enumerate(zip(stored, fresh, strict=True)):
+            _assert_histograms_close(a, b, f"{path}[{i}]")
+        return
+    total = sum(stored)
+    assert sum(fresh) == total, f"{path}: {sum(fresh)} values counted, {total} stored"
+    moved = sum(abs(a - b) for a, b in zip(stored, fresh, strict=True)) / 2
+    assert moved <= 0.01 * total, f"{path}: {moved:g} of {total} values in another bin"
+
+
+def _epoch_means(history, losses):
+    """Mean of the logged training losses in each epoch."""
+    per_epoch = history["steps_per_epoch"]
+    epochs: dict[int, list[float]] = {}
+    for step, loss in zip(history["train_loss_step"], losses, strict=True):
+        epochs.setdefault((step - 1) // per_epoch, []).append(loss)
+    return [statistics.fmean(values) for _, values in sorted(epochs.items())]
+
+
+ERROR_KEYS = ("val_error", "train_error", "val_error_train_mode")
+
+
+def _assert_reproduces(stored, fresh):
+    """A run trained now reproduces the stored one: exactly in its bookkeeping, closely in what it measures.
+
+    On the machine and torch version that wrote the cache a run reproduces bit for bit (before the 7-digit
+    rounding). On another CPU torch's kernels add in another order (AVX2 or AVX-512, another BLAS path), the last
+    bits differ, and SGD amplifies the difference step by step: between the Intel Xeon that wrote the cache and
+    an AMD EPYC, a mini-batch CNN's last logged losses moved by up to 8% and its validation loss by 5%, while
+    the first epoch agreed to 1e-6. So the first epoch is held tight, where a changed configuration,
+    initialization or formula shows at once: losses to 0.1%, error rates to one and a half validation images of
+    450. The rest is held loosely: error rates to 1 point, validation loss and each epoch's mean training loss
+    to 10%. Histograms of the recorded statistics may move a value across a bin edge (at most 1% of them).
+    """
+    _assert_same_structure(stored, fresh, "history")
+    assert set(stored) >= {"train_loss", "val_loss", "final_val_error", *ERROR_KEYS}
+    per_epoch = stored["steps_per_epoch"]
+    first = [i for i, step in enumerate(stored["train_loss_step"]) if step <= per_epoch]
+    close = _assert_numbers_close
+    close([stored["train_loss"][i] for i in first], [fresh["train_loss"][i] for i in first], "train_loss", rel=1e-3)
+    close(_epoch_means(stored, stored["train_loss"]), _epoch_means(stored, fresh["train_loss"]),
+          "train_loss, epoch means", rel=0.1)
+    close(stored["val_loss"][:2], fresh["val_loss"][:2], "val_loss", rel=1e-3)  # before training, after epoch 1
+    close(stored["val_loss"], fresh["val_loss"], "val_loss", rel=0.1)
+    for key in ERROR_KEYS:
+        if stored[key] is None or fresh[key] is None:  # no train-mode evaluation without batch statistics
+            assert stored[key] is fresh[key], f"{key}: {stored[key]!r} != {fresh[key]!r}"
+            continue
+        close(stored[key][:2], fresh[key][:2], key, rel=0, abs_=1.5 / 450)
+        close(stored[key], fresh[key], key, rel=0, abs_=0.01)
+    close(stored["final_val_error"], fresh["final_val_error"], "final_val_error", rel=0, abs_=0.01)
+    if stored["stats"] is not None:
+        for group, entries in stored["stats"].items():
+            if not isinstance(entries, dict):  # the steps and layers recorded: bookkeeping
+                close(entries, fresh["stats"][group], f"stats[{group!r}]", rel=0)
+                continue
+            for name, values in entries.items():
+                path = f"stats[{group!r}][{name!r}]"
+                if name == "hist":
+                    _assert_histograms_close(values, fresh["stats"][group][name], path)
+                else:
+                    close(values, fresh["stats"][group][name], path, rel=1e-3, abs_=1e-5)
+    measured = {"train_loss", "val_loss", "final_val_error", "stats", *ERROR_KEYS}
+    for key in stored.keys() - measured:
+        close(stored[key], fresh[key], key, rel=0)
 
 
 def _cheapest(name: str) -> TrainConfig:
@@ -56,13 +131,22 @@ def _mean_final(name, **fields):
 
 
 @pytest.mark.parametrize("name, config", SAMPLE, ids=[f"{n}-{c.norm}-{c.batch_size}" for n, c in SAMPLE])
-def test_cached_run_regenerates_exactly(name, config):
-    """Tolerance: relative 1e-6 on every number (stored values are rounded to 7 significant digits, and the
-    same config on the same machine and torch version reproduces them bit for bit before rounding)."""
+def test_cached_run_regenerates(name, config):
+    """Retrained from scratch, each sampled run reproduces its cached history (tolerances: _assert_reproduces)."""
     record_stats = name in E.STATS_SWEEPS
     stored = E.get_run(config, record_stats=record_stats)
     fresh = train(config, record_stats=record_stats)
-    _assert_same(stored, fresh)
+    _assert_reproduces(stored, fresh)
+
+
+def test_reproduction_check_catches_a_small_change():
+    # as if the code had changed the step size by 2%: the batch-norm sample must fail in its first epoch
+    config = SAMPLE[-1][1]
+    stored = E.get_run(config)
+    fresh = train(dataclasses.replace(config, lr=config.lr * 1.02))
+    fresh["config"], fresh["key"] = stored["config"], stored["key"]  # the bookkeeping would catch it otherwise
+    with pytest.raises(AssertionError, match=r"^train_loss\[\d+\]"):
+        _assert_reproduces(stored, fresh)
 
 
 def test_every_sweep_is_cached_and_files_are_plain_json():
