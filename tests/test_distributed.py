@@ -159,6 +159,31 @@ def test_errors_name_the_parameter_and_a_fix():
         D.run_data_parallel_demo(2, per_replica_batch=0)
     with pytest.raises(ValueError, match=r"per_replica_batch must be >= 2, got 1: .* try per_replica_batch=2"):
         D.run_data_parallel_demo(2, per_replica_batch=1)
+    with pytest.raises(TypeError, match=r"parts must be a sequence of names from \('check', 'training'\), got 'check'"):
+        D.format_demo_report(REPORT, parts="check")
+    with pytest.raises(ValueError, match=r"parts must be a non-empty sequence of names .* got \('checks',\)"):
+        D.format_demo_report(REPORT, parts=("checks",))
+
+
+REPORT = {
+    "world_size": 2, "backend": "gloo",
+    "check": {"local_batch": 4, "global_batch": 8, "replica_means": [[1.0, 2.0], [2.0, 3.0]], "global_mean": [1.5, 2.5],
+              "sync_output_max_abs_diff": 0.0, "sync_grad_input_max_abs_diff": 0.0, "sync_grad_weight_max_abs_diff": 0.0,
+              "sync_grad_bias_max_abs_diff": 0.0, "per_replica_output_max_abs_diff": 0.5},
+    "training": {mode: {"steps": 10, "global_batch": 4, "val_error": error, "val_error_batch_stats": error}
+                 for mode, error in (("per_replica", 0.4), ("synchronized", 0.1))},
+}
+
+
+def test_report_parts_write_the_check_and_the_training_separately():
+    whole = D.format_demo_report(REPORT).splitlines()
+    check = D.format_demo_report(REPORT, parts=("check",)).splitlines()
+    training = D.format_demo_report(REPORT, parts=("training",)).splitlines()
+    assert whole[0] == check[0] == training[0] == "2 processes, backend gloo"
+    assert whole == check + training[1:]
+    assert any("statistics check" in line for line in check) and not any("training" in line for line in check)
+    assert training[1] == "training: 10 steps, 2 samples per process, global batch 4"
+    assert "synchronized  validation error  10.0%" in training[3]
 
 
 def test_timeout_stops_the_processes_and_says_what_to_do():
