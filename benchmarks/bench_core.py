@@ -87,7 +87,7 @@ def run(quick: bool = False, threads: int | None = 1) -> list[dict]:
 
 
 def _run(quick: bool, timer) -> list[dict]:
-    repeats, number = (3, 3) if quick else (11, 10)
+    repeats, number = (3, 3) if quick else (21, 30)
     generator = torch.Generator().manual_seed(0)
     rows = []
     for shape in CASES:

@@ -1,8 +1,8 @@
 """``make bench``: run every benchmark and print one table (and write it to benchmarks/RESULTS.md).
 
 Sections: notebooks (execution time, kernel peak memory), explorers (control-to-figure latency in the kernel),
-the browser (end-to-end slider latency, from the real-browser test), normviz vs torch speed, experiments
-(seconds per run, regeneration time, cache latency). Each section comes from a module here with a
+the browser (end-to-end slider latency, from the real-browser test), normviz vs torch speed and what a
+hand-written backward would change, experiments (seconds per run, regeneration time, cache latency). Each section comes from a module here with a
 ``run(quick=False) -> list[dict]`` function.
 
     python benchmarks/run_all.py            # everything
@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 SECTIONS = [
     ("normviz vs torch (forward + backward)", "bench_core"),
+    ("What a hand-written backward would buy (ratio to torch, forward + backward)", "bench_backward"),
     ("Explorer latency in the kernel (Part 2)", "bench_explorers"),
     ("Explorer latency in the kernel (Part 1)", "bench_scaling"),
     ("Training experiments", "bench_experiments"),
