@@ -2,8 +2,8 @@
 
 Sections: notebooks (execution time, kernel peak memory), explorers (control-to-figure latency in the kernel),
 the browser (end-to-end slider latency, from the real-browser test), normviz vs torch speed and what a
-hand-written backward would change, experiments (seconds per run, regeneration time, cache latency). Each section comes from a module here with a
-``run(quick=False) -> list[dict]`` function.
+hand-written backward would change, experiments (seconds per run, regeneration time, cache latency). Each
+section comes from a module here with a ``run(quick=False) -> list[dict]`` function.
 
     python benchmarks/run_all.py            # everything
     python benchmarks/run_all.py --quick    # fewer repetitions
