@@ -772,7 +772,7 @@ def format_demo_report(result: dict, parts=REPORT_PARTS) -> str:
     Raises
     ------
     TypeError
-        ``parts`` not a sequence of strings.
+        ``parts`` not a list or tuple of strings.
     ValueError
         ``parts`` empty, or naming something other than ``"check"`` and ``"training"``.
 
@@ -785,7 +785,7 @@ def format_demo_report(result: dict, parts=REPORT_PARTS) -> str:
     >>> print(format_demo_report(r).splitlines()[0])
     2 processes, backend gloo
     """
-    if isinstance(parts, str) or not all(isinstance(p, str) for p in parts):
+    if not isinstance(parts, (list, tuple)) or not all(isinstance(p, str) for p in parts):
         raise TypeError(f"parts must be a sequence of names from {REPORT_PARTS}, got {parts!r}")
     unknown = [p for p in parts if p not in REPORT_PARTS]
     if unknown or not parts:

@@ -161,6 +161,8 @@ def test_errors_name_the_parameter_and_a_fix():
         D.run_data_parallel_demo(2, per_replica_batch=1)
     with pytest.raises(TypeError, match=r"parts must be a sequence of names from \('check', 'training'\), got 'check'"):
         D.format_demo_report(REPORT, parts="check")
+    with pytest.raises(TypeError, match=r"parts must be a sequence of names .* got 5"):
+        D.format_demo_report(REPORT, parts=5)
     with pytest.raises(ValueError, match=r"parts must be a non-empty sequence of names .* got \('checks',\)"):
         D.format_demo_report(REPORT, parts=("checks",))
 
