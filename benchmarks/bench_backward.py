@@ -38,26 +38,33 @@ def _per_channel(t: torch.Tensor, ndim: int) -> torch.Tensor:
     return t.view((1, -1) + (1,) * (ndim - 2))
 
 
+def _standardize(x: torch.Tensor, dims) -> tuple[torch.Tensor, torch.Tensor]:
+    """``x_hat`` and ``inv_std`` over ``dims`` (kept), computed without autograd inside a Function."""
+    centred = x - x.mean(dims, keepdim=True)
+    inv_std = torch.rsqrt((centred * centred).mean(dims, keepdim=True) + EPS)
+    return centred * inv_std, inv_std
+
+
+def _affine_grads(grad: torch.Tensor, x_hat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gradients of a per-channel ``weight`` and ``bias`` applied to ``x_hat``."""
+    dims = (0,) + tuple(range(2, grad.dim()))
+    return (grad * x_hat).sum(dims), grad.sum(dims)
+
+
 class _BatchNormManual(torch.autograd.Function):
     """Training-mode batch norm with affine; backward dx = s * (g - mean(g) - x_hat * mean(g * x_hat)) * w."""
 
     @staticmethod
     def forward(ctx, x, weight, bias):
-        dims = (0,) + tuple(range(2, x.dim()))
-        mean = x.mean(dims, keepdim=True)
-        centred = x - mean
-        inv_std = torch.rsqrt((centred * centred).mean(dims, keepdim=True) + EPS)
-        x_hat = centred * inv_std
+        x_hat, inv_std = _standardize(x, (0,) + tuple(range(2, x.dim())))
         ctx.save_for_backward(x_hat, inv_std, weight)
         return x_hat * _per_channel(weight, x.dim()) + _per_channel(bias, x.dim())
 
     @staticmethod
     def backward(ctx, grad):
         x_hat, inv_std, weight = ctx.saved_tensors
-        dims = (0,) + tuple(range(2, grad.dim()))
         count = grad.numel() // grad.shape[1]
-        grad_bias = grad.sum(dims)
-        grad_weight = (grad * x_hat).sum(dims)
+        grad_weight, grad_bias = _affine_grads(grad, x_hat)
         # mean(g) and mean(g * x_hat) per channel are grad_bias / count and grad_weight / count: reused
         shift = _per_channel(grad_bias / count, grad.dim())
         slope = _per_channel(grad_weight / count, grad.dim())
@@ -70,11 +77,7 @@ class _LayerNormManual(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x):
-        dims = tuple(range(1, x.dim()))
-        mean = x.mean(dims, keepdim=True)
-        centred = x - mean
-        inv_std = torch.rsqrt((centred * centred).mean(dims, keepdim=True) + EPS)
-        x_hat = centred * inv_std
+        x_hat, inv_std = _standardize(x, tuple(range(1, x.dim())))
         ctx.save_for_backward(x_hat, inv_std)
         return x_hat
 
@@ -92,21 +95,15 @@ class _GroupNormManual(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias):
-        n, c = x.shape[:2]
-        grouped = x.reshape(n, GROUPS, -1)
-        mean = grouped.mean(2, keepdim=True)
-        centred = grouped - mean
-        inv_std = torch.rsqrt((centred * centred).mean(2, keepdim=True) + EPS)
-        x_hat = (centred * inv_std).view(x.shape)
+        x_hat, inv_std = _standardize(x.reshape(x.shape[0], GROUPS, -1), (2,))
+        x_hat = x_hat.view(x.shape)
         ctx.save_for_backward(x_hat, inv_std, weight)
         return x_hat * _per_channel(weight, x.dim()) + _per_channel(bias, x.dim())
 
     @staticmethod
     def backward(ctx, grad):
         x_hat, inv_std, weight = ctx.saved_tensors
-        dims = (0,) + tuple(range(2, grad.dim()))
-        grad_bias = grad.sum(dims)
-        grad_weight = (grad * x_hat).sum(dims)
+        grad_weight, grad_bias = _affine_grads(grad, x_hat)
         n = grad.shape[0]
         d = (grad * _per_channel(weight, grad.dim())).reshape(n, GROUPS, -1)  # dL/dx_hat, grouped
         x_hat = x_hat.reshape(n, GROUPS, -1)
