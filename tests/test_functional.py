@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as TF
 
 import normviz.functional as F
-from normviz.backward import batch_norm_backward, batch_norm_with_manual_backward
+from normviz.backward import batch_norm_backward, batch_norm_with_manual_backward, time_backward
 
 TOL = {
     torch.float32: {"rtol": 1e-5, "atol": 1e-5},
@@ -375,11 +375,29 @@ def test_closed_form_backward_passes_gradcheck(shape):
     weight = _randn(shape[1], seed=2).requires_grad_(True)
     bias = _randn(shape[1], seed=3).requires_grad_(True)
     assert torch.autograd.gradcheck(batch_norm_with_manual_backward, (x, weight, bias), eps=1e-6, atol=1e-6)
-    assert torch.autograd.gradgradcheck is not None  # the double backward is autograd's, not checked here
     # the custom Function really uses the closed form: its forward agrees with the functional
     torch.testing.assert_close(
         batch_norm_with_manual_backward(x, weight, bias), F.batch_norm(x, None, None, weight, bias, True)
     )
+
+
+def test_time_backward_times_three_ways_and_restores_the_thread_count():
+    before = torch.get_num_threads()
+    times = time_backward((6, 4, 3), number=2, repeats=2, threads=1)
+    assert list(times) == ["autograd", "closed form", "torch (fused)"]
+    assert all(value > 0 for value in times.values())
+    assert torch.get_num_threads() == before
+
+
+def test_time_backward_rejects_bad_arguments():
+    with pytest.raises(ValueError, match=r"shape must be a tuple \(N, C, \*spatial\) of at least 2 ints, got \(8,\)"):
+        time_backward((8,))
+    with pytest.raises(ValueError, match=r"shape must be a positive int, got 0"):
+        time_backward((8, 0))
+    with pytest.raises(ValueError, match=r"number must be a positive int, got 0"):
+        time_backward(number=0)
+    with pytest.raises(TypeError, match=r"threads must be .*got float"):
+        time_backward(threads=1.5)
 
 
 def test_gradcheck_of_the_functional_itself():
