@@ -106,7 +106,7 @@ def batch_norm_backward(grad_output, input, weight=None, eps=1e-5):
     (True, True)
     """
     _check_input(input, "batch_norm_backward", 2, "(N, C, *spatial)")
-    _check_input(grad_output, "batch_norm_backward", 2, "(N, C, *spatial)")
+    _check_input(grad_output, "batch_norm_backward", 2, "(N, C, *spatial)", name="grad_output")
     if grad_output.shape != input.shape:
         raise ValueError(
             f"grad_output must have the shape of input {tuple(input.shape)}, got {tuple(grad_output.shape)}"

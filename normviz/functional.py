@@ -48,15 +48,15 @@ __all__ = [
 
 
 # ----------------------------------------------------------------------------------------------- checks
-def _check_input(input, function: str, min_ndim: int, layout: str) -> torch.Tensor:
-    check_tensor(input, "input")
+def _check_input(input, function: str, min_ndim: int, layout: str, name: str = "input") -> torch.Tensor:
+    check_tensor(input, name)
     if input.dim() < min_ndim:
         hint = ""
         if input.dim() == min_ndim - 1:
-            hint = "; if this is a single sample, add the batch dimension with input.unsqueeze(0)"
+            hint = f"; if this is a single sample, add the batch dimension with {name}.unsqueeze(0)"
         raise ValueError(
-            f"{function} expects input of at least {min_ndim} dimensions {layout}, got {input.dim()}-D "
-            f"input of shape {tuple(input.shape)}{hint}"
+            f"{function} expects {name} of at least {min_ndim} dimensions {layout}, got {input.dim()}-D "
+            f"{name} of shape {tuple(input.shape)}{hint}"
         )
     return input
 

@@ -118,7 +118,7 @@ def test_convert_replaces_every_batch_norm_and_keeps_state():
 
 
 def test_convert_handles_normviz_batch_norm():
-    nvnn = pytest.importorskip("normviz.nn")
+    import normviz.nn as nvnn
     converted = D.convert_sync_batchnorm(nn.Sequential(nvnn.BatchNorm1d(3)))
     assert type(converted[0]) is D.SyncBatchNorm
 

@@ -122,7 +122,9 @@ CASES = [
     (lambda: batch_norm_backward(X3, X3, torch.ones(2)), ValueError, _exact("weight must have shape (3,) (one value per channel; input has 3), got (2,)")),
     (lambda: batch_norm_backward(torch.randn(1, 3), torch.randn(1, 3)), ValueError, _exact("batch_norm_backward needs more than one value per channel, got input of shape (1, 3); use a batch of at least 2")),
     (lambda: batch_norm_backward(X3, X3, eps=0.0), ValueError, _exact("eps must be > 0, got 0.0")),
-    (lambda: batch_norm_backward(X3.numpy(), X3), TypeError, "input must be a torch.Tensor, got numpy.ndarray"),
+    (lambda: batch_norm_backward(X3.numpy(), X3), TypeError, "grad_output must be a torch.Tensor, got numpy.ndarray"),
+    (lambda: batch_norm_backward(X3, X3.numpy()), TypeError, "input must be a torch.Tensor, got numpy.ndarray"),
+    (lambda: batch_norm_backward(torch.randn(3), X3), ValueError, _exact("batch_norm_backward expects grad_output of at least 2 dimensions (N, C, *spatial), got 1-D grad_output of shape (3,); if this is a single sample, add the batch dimension with grad_output.unsqueeze(0)")),
     (lambda: batch_norm_with_manual_backward(torch.randn(1, 3)), ValueError, "needs more than one value per channel"),
     (lambda: batch_norm_with_manual_backward(X3, None, torch.ones(5)), ValueError, _exact("bias must have shape (3,)")),
 ]

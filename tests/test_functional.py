@@ -107,11 +107,14 @@ def test_batch_norm_compute_stats_match_torch_var_mean():
     mean, var = F.compute_stats("layer", x, normalized_shape=(3, 3))
     ref_var, ref_mean = torch.var_mean(x, dim=(2, 3), correction=0)
     torch.testing.assert_close(mean, ref_mean)
+    torch.testing.assert_close(var, ref_var)
     mean, var = F.compute_stats("layer_channels_last", x)
     ref_var, ref_mean = torch.var_mean(x, dim=1, correction=0)
+    torch.testing.assert_close(mean, ref_mean)
     torch.testing.assert_close(var, ref_var)
     mean, var = F.compute_stats("instance", x)
     ref_var, ref_mean = torch.var_mean(x, dim=(2, 3), correction=0)
+    torch.testing.assert_close(mean, ref_mean)
     torch.testing.assert_close(var, ref_var)
 
 

@@ -122,7 +122,8 @@ def test_divisor_is_at_least_k_to_the_beta_and_lrn_is_not_scale_invariant(scale,
     [
         (lambda: lrn.lrn_divisor(torch.ones(4, 5), 3), ValueError, r"at least 3-D \(N, C, \*\).*got shape \(4, 5\)"),
         (lambda: lrn.lrn_divisor(np.ones((1, 4, 5)), 3), TypeError, "input must be a torch.Tensor"),
-        (lambda: lrn.lrn_divisor(torch.ones(1, 4, 5, dtype=torch.int64), 3), TypeError, "floating-point"),
+        (lambda: lrn.lrn_divisor(torch.ones(1, 4, 5, dtype=torch.int64), 3), TypeError,
+         r"input must have a floating-point dtype, got torch.int64; convert it with input.float\(\)"),
         (lambda: lrn.lrn_divisor(torch.ones(1, 4, 5), 0), ValueError, "size must be a positive int"),
         (lambda: lrn.lrn_divisor(torch.ones(1, 4, 5), 3, k=-1.0), ValueError, "k must be >= 0"),
         (lambda: lrn.channel_window(5, 4, 3), ValueError, r"channel must be in \[0, 3\].*got 5"),
@@ -263,22 +264,13 @@ def test_explorer_blitted_frames_equal_a_full_redraw():
     plt.close(e.fig)
 
 
-def test_explorer_updates_are_fast(explorer):
-    import time
-
-    # The computation behind a slider move (artists only, no re-plot) must be far below the 50 ms goal;
-    # the inline backend then spends most of the latency rendering a PNG, which ipympl avoids.
-    start = time.perf_counter()
+def test_explorer_redraws_for_every_window_size(explorer):
+    # each slider move redraws and records its latency (make bench measures the latency itself)
     for size in [3, 4, 5, 6, 7, 3, 5]:
-        explorer.controls["size"].value = size  # observed, so it redraws too; measured separately below
-    update_times = []
-    for _ in range(7):
-        t = time.perf_counter()
-        explorer.update()
-        update_times.append(time.perf_counter() - t)
-    assert np.median(update_times) < 0.05
-    assert time.perf_counter() - start < 30.0
-    assert explorer.last_latency < 5.0
+        explorer.last_latency = None
+        explorer.controls["size"].value = size
+        assert explorer.error is None and explorer.last_latency is not None
+        assert f"n={size}" in explorer.readouts["readout"].value
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -367,5 +359,5 @@ def test_transform_model_is_checked():
         training.train(config, transform_model=3)
     with pytest.raises(TypeError, match="transform_model must return a torch.nn.Module, got NoneType"):
         training.train(config, transform_model=lambda model: None)
-    with pytest.raises(ValueError, match="factor"):
+    with pytest.raises(ValueError, match=r"factor must be > 0, got 0.0"):
         lrn.FixedFactor(0.0)
