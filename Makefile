@@ -15,7 +15,7 @@ NOTEBOOKS  := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 PYTEST_NB  := --nbval --nbval-sanitize-with tools/nbval_sanitize.cfg --nbval-current-env -p no:randomly
 
 .DEFAULT_GOAL := help
-.PHONY: help lab test lint unit nbval notebooks experiments bench slides html widgets7 offline binder clean
+.PHONY: help lab test lint unit nbval notebooks experiments bench slides html widgets7 offline binder portable clean
 
 help:
 	@echo "make lab        set up .venv (once) and open JupyterLab on notebooks/00_start_here.ipynb"
@@ -28,6 +28,7 @@ help:
 	@echo "make widgets7   run the widget tests again with ipywidgets 7.7.1 (what Colab ships)"
 	@echo "make binder     check the Binder environment (environment.yml + postBuild) in a clean venv"
 	@echo "make offline    run the package tests and nbval in a network namespace with only loopback"
+	@echo "make portable   the notebooks and the cache checks again with torch's vector kernels off (another CPU's rounding)"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -113,6 +114,15 @@ binder: $(VENVB)/.ok
 offline: $(VENV)/.test
 	@unshare -n true 2>/dev/null || { echo "offline: cannot create a network namespace here (needs root and unshare)"; exit 1; }
 	unshare -n sh -c 'ip link set lo up && $(MAKE) --no-print-directory unit nbval'
+
+# Another CPU rounds differently (AVX2 or AVX-512, NEON on Apple silicon): re-run the notebooks and the cache
+# regeneration with torch's vector kernels and MKL's and oneDNN's wide instructions switched off, so that an
+# output that depends on the last bit fails here rather than on a learner's or CI's machine.
+PORTABLE_ENV := ATEN_CPU_CAPABILITY=default MKL_ENABLE_INSTRUCTIONS=SSE4_2 ONEDNN_MAX_CPU_ISA=SSE41
+portable: $(VENV)/.test
+	$(PORTABLE_ENV) $(PY) -c "import torch; print('torch CPU capability:', torch.backends.cpu.get_cpu_capability())"
+	$(PORTABLE_ENV) $(PY) -m pytest -q -p no:cacheprovider tests/test_experiments.py tests/test_modern.py \
+	  tests/test_sequence.py tests/test_lrn.py $(PYTEST_NB) $(NOTEBOOKS)
 
 clean:
 	rm -rf $(VENV) $(VENV7) $(VENVB) .pytest_cache .ruff_cache slides _site artifacts

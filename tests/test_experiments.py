@@ -74,7 +74,9 @@ def _assert_reproduces(stored, fresh):
     the first epoch agreed to 1e-6. So the first epoch is held tight, where a changed configuration,
     initialization or formula shows at once: losses to 0.1%, error rates to one and a half validation images of
     450. The rest is held loosely: error rates to 1 point, validation loss and each epoch's mean training loss
-    to 10%. Histograms of the recorded statistics may move a value across a bin edge (at most 1% of them).
+    to 10%. The recorded statistics are held to 0.1% or 1e-4 (a percentile may move to the neighbouring
+    value; checked also with ATEN_CPU_CAPABILITY=default, torch without vector instructions), and their
+    histograms may move a value across a bin edge (at most 1% of them).
     """
     _assert_same_structure(stored, fresh, "history")
     assert set(stored) >= {"train_loss", "val_loss", "final_val_error", *ERROR_KEYS}
@@ -104,7 +106,7 @@ def _assert_reproduces(stored, fresh):
                 if name == "hist":
                     _assert_histograms_close(values, fresh["stats"][group][name], path)
                 else:
-                    close(values, fresh["stats"][group][name], path, rel=1e-3, abs_=1e-5)
+                    close(values, fresh["stats"][group][name], path, rel=1e-3, abs_=1e-4)
     measured = {"train_loss", "val_loss", "final_val_error", "stats", *ERROR_KEYS}
     for key in stored.keys() - measured:
         close(stored[key], fresh[key], key, rel=0)
