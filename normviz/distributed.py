@@ -766,8 +766,8 @@ def format_demo_report(result: dict, parts=REPORT_PARTS) -> str:
     ----------
     result : dict
     parts : sequence of {"check", "training"}, default=("check", "training")
-        Which parts to write after the first line (always in the order check, training). ``"training"``
-        writes nothing when the result has no training.
+        Which parts to write, always in the order check, training. The check starts with the number of
+        processes and the backend. ``"training"`` writes nothing when the result has no training.
 
     Raises
     ------
@@ -790,9 +790,9 @@ def format_demo_report(result: dict, parts=REPORT_PARTS) -> str:
     unknown = [p for p in parts if p not in REPORT_PARTS]
     if unknown or not parts:
         raise ValueError(f"parts must be a non-empty sequence of names from {REPORT_PARTS}, got {tuple(parts)!r}")
-    lines = [f"{result['world_size']} processes, backend {result['backend']}"]
-    if "check" in parts:
-        lines += _format_check(result["check"])
+    lines = []
+    if "check" in parts:  # with the line that says how many processes, on which backend
+        lines += [f"{result['world_size']} processes, backend {result['backend']}", *_format_check(result["check"])]
     training = result.get("training")
     if "training" in parts and training:
         first = next(iter(training.values()))

@@ -363,8 +363,9 @@ for name, microseconds in times.items():
 # %% [markdown]
 # On the machine that executed this notebook the fused kernel was about three times faster than autograd and
 # nearly four times faster than the closed form (the printout; yours will differ in the details). The closed
-# form is no faster than autograd. (`benchmarks/bench_backward.py` measures more sizes, and a closed form trimmed
-# to the fewest operations, which gains 15 to 25% over autograd.) A library's normalization layer is fast because it
+# form, written as above, is slower than autograd here, not faster. (`benchmarks/bench_backward.py` measures more
+# sizes, and a closed form trimmed to as few operations as we found, which takes 11 to 26% less time than
+# autograd.) A library's normalization layer is fast because it
 # does the whole computation in one pass over memory in compiled code, not because of the formula. The closed
 # form's value is what it says: the gradient reaching $x$ is the upstream gradient with its mean and its
 # component along $\hat x$ removed.

@@ -328,8 +328,8 @@ for b, twin in twins.items():
         print(f"  {label:<22}{100 * run['val_error'][1]:14.1f}%{100 * run['final_val_error']:14.1f}%")
 
 # %% [markdown]
-# * **Batch 32:** the fixed factor reproduces LRN's slow first epoch to the printed digit. That slow start is the
-#   constant factor, nothing else.
+# * **Batch 32:** the fixed factor reproduces LRN's slow first epoch to within a point (here to the printed
+#   digit). That slow start is the constant factor, nothing else.
 # * **Batch 8:** the fixed factor keeps the network stable as LRN does, while without either the error ends
 #   above 30%. Most of what LRN "did" at small batches in the table above is this scaling of the activations
 #   and gradients.
@@ -338,7 +338,7 @@ for b, twin in twins.items():
 #   at batch 2 was 31.6% on an Intel Xeon and 48.2% on an AMD EPYC, same code, same seed.
 #
 # That last pair is worth a moment. The fixed-factor rows are trained live, and two CPUs round the last bit of
-# a sum differently (their vector units add in different orders); over hundreds of steps on batches of 2 those
+# a sum differently (their vector units add in different orders); over some 3,000 steps on batches of 2 those
 # differences grow into different networks. So your machine may print other digits in the fixed-factor rows
 # (the other rows come from the cache). What must hold anywhere is checked here:
 

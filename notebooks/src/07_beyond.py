@@ -358,10 +358,10 @@ print(f"wall time, starting the two processes included: {demo['wall_seconds']:.1
 # statistics of the whole validation set instead of the running averages; per-replica training stays bad there
 # too, so it is the training that suffered, not only the running averages.
 #
-# These error rates are the one output of this section that your machine may print differently. The same code
-# and seed gave 44.9% and 14.7% (per-replica, synchronized) on an Intel Xeon and 43.8% and 11.1% on an AMD EPYC:
-# the two CPUs' kernels round the last bit differently, and 336 steps on batches of two amplify that into a few
-# points. The claim itself does not depend on the last bit, and this cell checks it wherever it runs:
+# Apart from the wall time, these error rates are the only output of this section that your machine may print
+# differently. The same code and seed gave 44.9% and 14.7% (per-replica, synchronized) on an Intel Xeon and 43.8%
+# and 11.1% on an AMD EPYC: the two CPUs' kernels round the last bit differently, and 336 steps on batches of two
+# amplify that into a few points. The claim itself does not depend on the last bit, and this cell checks it wherever it runs:
 
 # %%
 per_replica, synchronized = demo["training"]["per_replica"], demo["training"]["synchronized"]
