@@ -742,6 +742,11 @@ def run_data_parallel_demo(
                 for process in context.processes:
                     if process.is_alive():
                         process.terminate()
+                for process in context.processes:  # wait for them to go, so that none is left behind
+                    process.join(5.0)
+                    if process.is_alive():
+                        process.kill()
+                        process.join()
                 raise TimeoutError(
                     f"the {world_size} processes did not finish within timeout={timeout} s; "
                     "try fewer epochs or a larger timeout"

@@ -6,6 +6,7 @@ torch's autograd (``gradcheck``) for the hand-written backward.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import shutil
 import subprocess
@@ -191,6 +192,7 @@ def test_report_parts_write_the_check_and_the_training_separately():
 def test_timeout_stops_the_processes_and_says_what_to_do():
     with pytest.raises(TimeoutError, match=r"the 2 processes did not finish within timeout=0.01 s; try fewer epochs"):
         D.run_data_parallel_demo(2, epochs=0, timeout=0.01)
+    assert multiprocessing.active_children() == []  # stopped and joined: no process left behind
 
 
 # ------------------------------------------------------------------------ several processes, for real
