@@ -4,7 +4,7 @@ Run ``python benchmarks/bench_beyond.py`` (``--quick`` for a smoke run). :func:`
 
 * ``"rms vs layer"`` rows, per ``(tokens, hidden)`` shape and pass (forward, or forward + backward): best-of-N
   milliseconds of RMSNorm and LayerNorm in normviz (plain tensor ops) and in torch (``F.rms_norm``,
-  ``F.layer_norm``), on one CPU thread, and the ratio RMS / layer for each. Timing comes from
+  ``F.layer_norm``), on one CPU thread, in a fresh process, and the ratio RMS / layer for each. Timing comes from
   :func:`normviz.modern.measure_norm_cost`, the function the notebook calls.
 * one ``"data-parallel demo"`` row: :func:`normviz.distributed.run_data_parallel_demo` with 2 gloo processes
   as the notebook runs it (2 samples per process, 1 epoch per mode), wall time from start to finish (process
@@ -31,8 +31,10 @@ def _norm_rows(quick: bool) -> list[dict]:
     repeats = 3 if quick else 20
     rows = []
     for shape in shapes:
+        # in a fresh process that reuses freed memory: see measure_norm_cost's fresh_process
+        measured = measure_norm_cost(shape, repeats=repeats, backward=(False, True), fresh_process=True)
         for backward in (False, True):
-            ms = {(r["norm"], r["impl"]): r["ms"] for r in measure_norm_cost(shape, repeats=repeats, backward=backward)}
+            ms = {(r["norm"], r["impl"]): r["ms"] for r in measured if r["backward"] == backward}
             rows.append(
                 {
                     "case": "rms vs layer",

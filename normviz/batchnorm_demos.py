@@ -270,10 +270,11 @@ def noisy_bn_experiment(seeds=(0, 1), *, epochs: int = 3, lr: float = 0.5, depth
     The network is the deep sigmoid MLP of the learning-rate sweep (6 x 64, plain SGD, batch 32), with every
     norm layer a :class:`torch.nn.BatchNorm1d` (``"batch"``) or a :class:`normviz.modern.NoisyBatchNorm1d`
     (``"noisy"``: batch norm plus noise whose per-unit mean and spread are redrawn at every step). While
-    training, the input of the last sigmoid layer is recorded for a fixed probe batch at every step; its
-    "shift" is the mean over units of the standard deviation, across steps, of each unit's mean input: how much
-    the distribution that layer sees moves during training (the quantity the covariate-shift story says BN
-    keeps small).
+    training, the input of the last sigmoid layer is recorded for a fixed probe batch at every step, and the
+    movement of each unit's mean input is measured two ways (then averaged over the units): ``input_shift``,
+    its standard deviation across steps (how far it wanders over the whole run), and ``step_shift``, the mean
+    absolute change from one step to the next (how much of a moving target the layer faces at each update).
+    Both are what the covariate-shift story says BN keeps small.
 
     Parameters
     ----------
@@ -288,7 +289,7 @@ def noisy_bn_experiment(seeds=(0, 1), *, epochs: int = 3, lr: float = 0.5, depth
     -------
     dict
         ``{"none": {...}, "batch": {...}, "noisy": {...}}``, each with ``val_errors`` (one per seed), ``mean``,
-        ``std`` and ``input_shift`` (of the first seed).
+        ``std``, and ``input_shift`` and ``step_shift`` (of the first seed).
 
     Examples
     --------
@@ -304,7 +305,7 @@ def noisy_bn_experiment(seeds=(0, 1), *, epochs: int = 3, lr: float = 0.5, depth
     probe_x = load_digits_split(flat=True)[0][:128]
     result = {}
     for norm in ("none", "batch", "noisy"):
-        errors, shift = [], float("nan")
+        errors, shift, step_shift = [], float("nan"), float("nan")
         for seed in seeds:
             with _Deterministic(seed):
                 model = _sigmoid_mlp(norm, depth, width)
@@ -332,10 +333,13 @@ def noisy_bn_experiment(seeds=(0, 1), *, epochs: int = 3, lr: float = 0.5, depth
                 run = _train(model, seed, lr=lr, momentum=0.0, epochs=epochs, probe=probe_or_none)
                 handle.remove()
                 if seed == seeds[0]:
-                    shift = torch.stack(means).std(0).mean().item()  # (steps, width) -> over steps, then units
+                    trace = torch.stack(means)  # (steps, width)
+                    shift = trace.std(0).mean().item()  # over steps, then units
+                    step_shift = trace.diff(dim=0).abs().mean().item()  # consecutive steps, then units
                 errors.append(run["val_error"])
         mean, std = _mean_std(errors)
-        result[norm] = {"val_errors": errors, "mean": mean, "std": std, "input_shift": shift}
+        result[norm] = {"val_errors": errors, "mean": mean, "std": std, "input_shift": shift,
+                        "step_shift": step_shift}
     return result
 
 
@@ -353,32 +357,40 @@ def _batch_norm_each(batches: torch.Tensor) -> torch.Tensor:
     return normalized.reshape(b, d, f).transpose(0, 1)  # (D, B, F)
 
 
-def batch_noise(batch_sizes=(2, 8, 32, 128), *, draws: int = 100, seed: int = 0) -> dict:
-    """How much one sample's batch-normalized value changes with the other samples of its batch.
+def batch_noise(batch_sizes=(2, 8, 32, 128), *, draws: int = 100, samples: int = 50, seed: int = 0) -> dict:
+    """How much a sample's batch-normalized value changes with the other samples of its batch.
 
-    One digit image is put into ``draws`` random batches of each size, drawn from the training split; each time,
-    the batch goes through a fixed random linear layer (64 -> 16) and batch norm in training mode (all draws of
-    one size are normalized in a single ``batch_norm`` call, each draw's features as separate channels). The spread
-    (standard deviation across draws) of that one image's normalized features is the noise that training-mode
-    batch norm adds to each example, the source of its regularizing effect. It shrinks as the batch grows (the
-    batch mean and variance estimate the population's better), and vanishes in eval mode.
+    Each of ``samples`` digit images (evenly spaced through the training split) is put into ``draws`` random
+    batches of each size, the other members drawn from the rest of the training split; each time, the batch goes
+    through a fixed random linear layer (64 -> 16) and batch norm in training mode (all draws of one image and size
+    are normalized in a single ``batch_norm`` call, each draw's features as separate channels). The spread
+    (standard deviation across draws) of that image's normalized features is the noise that training-mode batch
+    norm adds to each example, the source of its regularizing effect. It shrinks as the batch grows, roughly as
+    1 / sqrt(batch size) (the batch mean and variance estimate the population's better), and vanishes in eval mode.
+
+    Averaging over many images matters: one image far from the data's mean is normalized to a large value in
+    almost every batch, so its spread says little about the others' (the first training digit alone barely
+    changes from batch 2 to batch 8).
 
     Parameters
     ----------
     batch_sizes : sequence of int, default=(2, 8, 32, 128)
         Each at least 2.
     draws : int, default=100
+        Random batches per image and size.
+    samples : int, default=50
+        Images averaged over.
     seed : int, default=0
 
     Returns
     -------
     dict
-        ``batch_sizes`` and ``noise_std`` (lists: mean over the 16 features of the standard deviation across
-        draws), and ``eval_noise_std`` (0: eval mode does not depend on the batch).
+        ``batch_sizes`` and ``noise_std`` (lists: mean over the images and the 16 features of the standard
+        deviation across draws), and ``eval_noise_std`` (0: eval mode does not depend on the batch).
 
     Examples
     --------
-    >>> result = batch_noise(batch_sizes=(4, 64), draws=50)
+    >>> result = batch_noise(batch_sizes=(4, 64), draws=50, samples=5)
     >>> result["noise_std"][0] > result["noise_std"][1], result["eval_noise_std"]
     (True, 0.0)
     """
@@ -389,25 +401,33 @@ def batch_noise(batch_sizes=(2, 8, 32, 128), *, draws: int = 100, seed: int = 0)
     if not sizes or min(sizes) < 2:
         raise ValueError(f"batch_sizes must all be >= 2 (a variance needs two values), got {sizes}; try (2, 8, 32)")
     draws = check_positive_int(draws, "draws")
+    samples = check_positive_int(samples, "samples")
     from normviz.data import load_digits_split
 
     x = load_digits_split(flat=True)[0]  # (1347, 64)
-    noise = []
+    if samples > len(x):
+        raise ValueError(f"samples must be at most the {len(x)} training images, got {samples}")
     with _Deterministic(seed):
         linear = nn.Linear(64, 16)
         generator = torch.Generator().manual_seed(seed)
-        sample, others = x[:1], x[1:]
         with torch.no_grad():
-            h_sample, h_others = linear(sample), linear(others)  # (1, 16), (1346, 16)
-            for b in sizes:
-                # draws batches at once: row d holds our sample and b - 1 others drawn without replacement
-                idx = torch.rand(draws, len(others), generator=generator).argsort(dim=1)[:, : b - 1]  # (D, b-1)
-                batches = torch.cat([h_sample.expand(draws, 1, 16), h_others[idx]], dim=1)  # (D, b, 16)
-                ours = _batch_norm_each(batches)[:, 0]  # (D, 16): our sample's normalized features, per draw
-                noise.append(ours.std(0).mean().item())
-            # Eval mode: running statistics, whatever the batch: our sample's output is the same every time.
+            h = linear(x)  # (1347, 16)
+            chosen = torch.linspace(0, len(x) - 1, samples).round().long().tolist()
+            spreads = torch.zeros(len(sizes))
+            for i in chosen:
+                h_sample, h_others = h[i : i + 1], torch.cat([h[:i], h[i + 1 :]])  # (1, 16), (1346, 16)
+                # one random order of the others per draw; the first b - 1 of it are a batch of size b's others
+                order = torch.rand(draws, len(h_others), generator=generator).argsort(dim=1)[:, : max(sizes) - 1]
+                for j, b in enumerate(sizes):
+                    # draws batches at once: row d holds image i and b - 1 others drawn without replacement
+                    batches = torch.cat([h_sample.expand(draws, 1, 16), h_others[order[:, : b - 1]]], dim=1)  # (D, b, 16)
+                    ours = _batch_norm_each(batches)[:, 0]  # (D, 16): image i's normalized features, per draw
+                    spreads[j] += ours.std(0).mean() / len(chosen)
+            noise = spreads.tolist()
+            # Eval mode: running statistics, whatever the batch: an image's output is the same every time.
             layer = nn.BatchNorm1d(16).eval()
-            evals = [layer(torch.cat([h_sample, h_others[torch.randperm(len(others), generator=generator)[:7]]]))[0]
+            h_sample, h_others = h[:1], h[1:]
+            evals = [layer(torch.cat([h_sample, h_others[torch.randperm(len(h_others), generator=generator)[:7]]]))[0]
                      for _ in range(10)]
             eval_spread = torch.stack(evals).std(0).max().item()
     return {"batch_sizes": sizes, "noise_std": noise, "eval_noise_std": eval_spread}

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import numbers
+import os
 import sys
 import time
 from contextlib import contextmanager
@@ -918,35 +919,59 @@ def plot_small_batch_comparison(results, ax=None):
 
 
 # ------------------------------------------------------------------------------------------- cost
-def _time(fn, repeats: int) -> float:
-    fn()  # warm-up: first calls allocate
-    best = math.inf
+def _time_round_robin(fns: dict, repeats: int, warmup: int = 2) -> dict:
+    """Best time in seconds of each function, timed in turn, round after round.
+
+    Taking turns, rather than timing one function ``repeats`` times and then the next, makes a slow spell of
+    the machine (another process, or the memory allocator handing out fresh pages that must be faulted in)
+    hit every function alike, so that the ratios stay meaningful even when the absolute times are not.
+    """
+    for _ in range(warmup):  # first calls allocate
+        for fn in fns.values():
+            fn()
+    best = dict.fromkeys(fns, math.inf)
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
+        for key, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            best[key] = min(best[key], time.perf_counter() - start)
     return best
 
 
-def measure_norm_cost(shape=(2048, 1024), *, repeats=20, backward=False, threads=1, seed=0):
+def measure_norm_cost(shape=(2048, 1024), *, repeats=20, backward=False, threads=1, seed=0, fresh_process=False):
     """Best-of-``repeats`` milliseconds of RMSNorm and LayerNorm over the last dim, in normviz and in torch.
+
+    The four implementations are timed in turn, round after round, after two warm-up rounds.
 
     Parameters
     ----------
     shape : tuple of int, default=(2048, 1024)
         ``(tokens, hidden)``: e.g. batch 8 x sequence 256 tokens of width 1024.
     repeats : int, default=20
-    backward : bool, default=False
-        Time forward plus backward (of ``output.sum()``) instead of forward only.
+    backward : bool or tuple of bool, default=False
+        Time forward plus backward (of ``output.sum()``) instead of forward only; ``(False, True)`` times both.
     threads : int, default=1
         ``torch.set_num_threads`` during the measurement (restored after).
     seed : int, default=0
+    fresh_process : bool, default=False
+        Measure in a new Python process (about 2 s more, to import torch there), whose memory allocator is told
+        to keep freed memory for reuse. Otherwise glibc's allocator (Linux) may return the temporaries' memory to
+        the operating system after every call and fault fresh pages in on the next: on a virtual machine that
+        can cost several times the arithmetic being compared, and whether a process falls into that pattern
+        depends on its history (a notebook kernel that has done a lot of work often does). The setting is made
+        with environment variables of the new process only, and is ignored by other allocators.
 
     Returns
     -------
     list of dict
-        One row per implementation: ``norm`` ("rms" or "layer"), ``impl`` ("normviz" or "torch"), ``shape``,
-        ``backward``, ``ms``.
+        One row per implementation (and pass): ``norm`` ("rms" or "layer"), ``impl`` ("normviz" or "torch"),
+        ``shape``, ``backward``, ``ms``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        A shape, ``repeats`` or ``threads`` that is not a positive int; ``backward`` not a bool or a tuple of
+        them.
 
     Examples
     --------
@@ -954,11 +979,48 @@ def measure_norm_cost(shape=(2048, 1024), *, repeats=20, backward=False, threads
     >>> sorted((r["norm"], r["impl"]) for r in rows)
     [('layer', 'normviz'), ('layer', 'torch'), ('rms', 'normviz'), ('rms', 'torch')]
     """
-    from normviz import functional as nvF
-
     shape = tuple(check_positive_int(s, "shape") for s in shape)
     repeats = check_positive_int(repeats, "repeats")
     threads = check_positive_int(threads, "threads")
+    passes = backward if isinstance(backward, tuple) else (backward,)
+    if not passes or not all(isinstance(p, bool) for p in passes):
+        raise TypeError(f"backward must be a bool or a tuple of bools, got {backward!r}; try (False, True)")
+    if fresh_process:
+        return _measure_in_fresh_process(shape, repeats, passes, threads, seed)
+    rows = []
+    for p in passes:
+        rows += _measure_norm_cost(shape, repeats, p, threads, seed)
+    return rows
+
+
+def _measure_in_fresh_process(shape, repeats, passes, threads, seed) -> list[dict]:
+    import subprocess
+
+    code = (
+        "import json, sys; from normviz.modern import measure_norm_cost; "
+        "a = json.loads(sys.argv[1]); "
+        "print(json.dumps(measure_norm_cost(tuple(a['shape']), repeats=a['repeats'], "
+        "backward=tuple(a['passes']), threads=a['threads'], seed=a['seed'])))"
+    )
+    args = json.dumps({"shape": shape, "repeats": repeats, "passes": passes, "threads": threads, "seed": seed})
+    package_parent = str(Path(__file__).resolve().parent.parent)  # so that the child imports this normviz
+    env = dict(os.environ)
+    # glibc: never serve a tensor-sized block by mmap, and never give the top of the heap back to the system,
+    # so that each call reuses the memory the previous one freed instead of faulting in fresh pages
+    env.update(MALLOC_MMAP_THRESHOLD_=str(32 << 20), MALLOC_TRIM_THRESHOLD_=str(256 << 20))
+    env["PYTHONPATH"] = package_parent + (":" + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    done = subprocess.run([sys.executable, "-c", code, args], capture_output=True, text=True, env=env, timeout=600)
+    if done.returncode != 0:
+        raise RuntimeError(f"the timing process failed:\n{done.stderr[-2000:]}")
+    rows = json.loads(done.stdout.strip().splitlines()[-1])
+    for row in rows:
+        row["shape"] = tuple(row["shape"])
+    return rows
+
+
+def _measure_norm_cost(shape, repeats, backward, threads, seed) -> list[dict]:
+    from normviz import functional as nvF
+
     hidden = shape[-1]
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(shape, generator=g).requires_grad_(backward)
@@ -970,23 +1032,25 @@ def measure_norm_cost(shape=(2048, 1024), *, repeats=20, backward=False, threads
         ("layer", "normviz"): lambda: nvF.layer_norm(x, (hidden,), w, b, eps),
         ("layer", "torch"): lambda: F.layer_norm(x, (hidden,), w, b, eps),
     }
+    runs = {}
+    for key, call in calls.items():
+        if backward:
+            def run(call=call):
+                x.grad = w.grad = b.grad = None  # accumulating into old gradients would add a full-size add
+                call().sum().backward()
+        else:
+            def run(call=call):
+                with torch.no_grad():
+                    call()
+        runs[key] = run
     old = torch.get_num_threads()
     torch.set_num_threads(threads)
-    rows = []
     try:
-        for (norm, impl), call in calls.items():
-            if backward:
-                def run(call=call):
-                    call().sum().backward()
-            else:
-                def run(call=call):
-                    with torch.no_grad():
-                        call()
-            rows.append({"norm": norm, "impl": impl, "shape": shape, "backward": backward,
-                         "ms": 1000 * _time(run, repeats)})
+        best = _time_round_robin(runs, repeats)
     finally:
         torch.set_num_threads(old)
-    return rows
+    return [{"norm": norm, "impl": impl, "shape": shape, "backward": backward, "ms": 1000 * best[(norm, impl)]}
+            for norm, impl in calls]
 
 
 def main(argv=None) -> int:

@@ -38,6 +38,22 @@ def test_batch_noise_shrinks_with_batch_size_and_vanishes_in_eval():
     assert result["eval_noise_std"] == 0.0
 
 
+def test_batch_noise_falls_like_one_over_sqrt_batch_size():
+    # the notebook's claim: about half the noise for a four times larger batch, at every step of the sweep
+    noise = demos.batch_noise(batch_sizes=(2, 8, 32, 128), draws=60, samples=20)["noise_std"]
+    ratios = [noise[i] / noise[i + 1] for i in range(3)]
+    assert all(1.6 < r < 2.4 for r in ratios), ratios
+
+
+@pytest.mark.parametrize(("kwargs", "error", "match"), [
+    ({"samples": 0}, ValueError, r"samples must be a positive"),
+    ({"samples": 5000}, ValueError, r"samples must be at most the 1347 training images, got 5000"),
+])
+def test_batch_noise_rejects_bad_samples(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        demos.batch_noise(**kwargs)
+
+
 @pytest.mark.parametrize(("sizes", "error", "match"), [
     ((1, 8), ValueError, r"batch_sizes must all be >= 2 .* got \[1, 8\]; try"),
     ("ab", TypeError, r"batch_sizes must be a sequence of ints, got 'ab'; try"),
@@ -70,6 +86,9 @@ def test_experiments_reject_bad_seeds(seeds, error, match):
 def test_noisy_bn_shifts_inputs_more_but_still_trains():
     result = demos.noisy_bn_experiment(seeds=(0,), epochs=2)
     assert result["noisy"]["input_shift"] > 10 * result["batch"]["input_shift"]
+    # step to step, noisy BN's layer input moves far more than even the plain network's (a slow drift)
+    assert result["noisy"]["step_shift"] > 10 * result["none"]["step_shift"]
+    assert result["none"]["step_shift"] < result["none"]["input_shift"]
     assert result["none"]["mean"] > 0.8  # the plain sigmoid network stays near chance (90% error)
     assert result["batch"]["mean"] < 0.5 and result["noisy"]["mean"] < 0.5
 

@@ -194,6 +194,27 @@ def test_measure_norm_cost_rows():
     assert all(r["ms"] > 0 and r["backward"] for r in rows)
 
 
+def test_measure_norm_cost_both_passes_in_a_fresh_process():
+    rows = M.measure_norm_cost((4, 8), repeats=1, backward=(False, True), fresh_process=True)
+    assert [(r["norm"], r["impl"], r["backward"]) for r in rows] == [
+        (norm, impl, backward) for backward in (False, True)
+        for norm, impl in (("rms", "normviz"), ("rms", "torch"), ("layer", "normviz"), ("layer", "torch"))
+    ]
+    assert all(r["shape"] == (4, 8) and r["ms"] > 0 for r in rows)
+
+
+def test_time_round_robin_takes_turns():
+    calls = []
+    best = M._time_round_robin({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, repeats=3, warmup=1)
+    assert calls == ["a", "b"] * 4 and set(best) == {"a", "b"}
+
+
+@pytest.mark.parametrize("backward", ["yes", (), (True, 1)])
+def test_measure_norm_cost_rejects_bad_backward(backward):
+    with pytest.raises(TypeError, match=r"backward must be a bool or a tuple of bools, got .*; try \(False, True\)"):
+        M.measure_norm_cost((4, 8), repeats=1, backward=backward)
+
+
 def test_plot_small_batch_comparison_draws_the_numbers():
     import matplotlib
 

@@ -73,30 +73,34 @@ for norm in ("none", "batch"):
 # So the 2015 story is the *motivation*, not the mechanism. Here is their first test in miniature: the 6-layer
 # sigmoid MLP with no norm, BN and noisy BN (`normviz.modern.NoisyBatchNorm1d`: BN plus noise whose mean and
 # spread per unit are redrawn at every step; notebook 07 has more), two seeds, 3 epochs each at learning rate
-# 0.5 (one at which the BN network trains well in the learning-rate sweep of section 7), trained live.
-# "Input shift" is how much the mean input of each unit of the last sigmoid layer moves from step to step during
-# training: the mean over one fixed batch, computed in train mode before every step; its standard deviation over
-# the steps, averaged over the units.
+# 0.5, trained live. (The learning-rate sweep of section 7 has no run at 0.5: its BN network reaches 4.1% error at
+# 0.3 and 9.0% at 1.) The input shift is measured on the mean input of each unit of the last sigmoid layer, over
+# one fixed batch, computed in train mode before every step, and is averaged over the units, in two ways:
+# **drift**, its standard deviation over all the steps (how far it wanders during training), and **per step**,
+# its mean absolute change from one step to the next (how much the target moves at each update).
 
 # %% tags=["nbval-ignore-output"]
 noisy = batchnorm_demos.noisy_bn_experiment(seeds=(0, 1), epochs=3, lr=0.5)
-print(f"{'':>9}  val. error per seed    mean    input shift of the last layer")
+print(f"{'':>9}  val. error per seed    mean    input shift of the last layer: drift, per step")
 for name, label in (("none", "no norm"), ("batch", "BN"), ("noisy", "noisy BN")):
     r = noisy[name]
     errors = ", ".join(f"{100 * e:.1f}%" for e in r["val_errors"])
-    print(f"{label:>9}  {errors:<20} {100 * r['mean']:5.1f}%   {r['input_shift']:.3f}")
+    print(f"{label:>9}  {errors:<20} {100 * r['mean']:5.1f}%   {r['input_shift']:.3f}, {r['step_shift']:.3f}")
 print("noisy BN's input shifts more than with no norm at all:", noisy["noisy"]["input_shift"] > noisy["none"]["input_shift"])
+print(f"per step, noisy BN's input moves {noisy['noisy']['step_shift'] / noisy['none']['step_shift']:.0f}x "
+      "as much as the plain network's")
 print("noisy BN still trains (error below half the no-norm network's):", noisy["noisy"]["mean"] < noisy["none"]["mean"] / 2)
 print(f"noisy BN minus BN: {100 * (noisy['noisy']['mean'] - noisy['batch']['mean']):+.1f} points of error")
 print(f"std of the noise mean noisy BN adds, drawn from U(-1, 1) at every step: 1/sqrt(3) = {1 / np.sqrt(3):.3f}")
 
 # %% [markdown]
 # Read what each input shift measures. In train mode, BN sets the mean of each unit over the batch to exactly
-# $\beta$, so BN's number is only how far $\beta$ drifts during training: small by construction, not a finding.
-# Noisy BN adds to each unit a mean drawn afresh from $U(-1, 1)$ at every step, and its number is close to that
+# $\beta$, so BN's numbers are only how far $\beta$ moves during training: small by construction, not a finding.
+# Noisy BN adds to each unit a mean drawn afresh from $U(-1, 1)$ at every step, and its drift is close to that
 # noise's standard deviation (last line): it measures the noise we injected. Only for the network without
-# normalization does the number measure what the updates of the layers below do to this layer's input. So noisy
-# BN's layer input moves more than the plain network's, by design, as in Santurkar et al.; yet it trains to an
+# normalization do the numbers measure what the updates of the layers below do to this layer's input: a slow
+# drift, with small changes from one step to the next. Noisy BN's layer input moves more than the plain
+# network's, by design, as in Santurkar et al., and per step dozens of times more; yet it trains to an
 # error far below the plain network's (the first two checks), a few points behind BN after these three epochs. A
 # shift this large does not stop training, so reducing it cannot be what makes BN work here. What this small
 # experiment does **not** show: the smoothness result (3), which needs measurements along the training trajectory
@@ -353,7 +357,8 @@ for eps in (1e-5, 1e-12):
 # operation; the closed form, written in torch operations as above, is about as many again (it even recomputes
 # the statistics from the input); and PyTorch's own `batch_norm` is one compiled loop forward and one backward.
 # The cell times the three on one CPU thread, for a batch of 64 with 128 features (a hidden layer of the MLPs
-# below). Timings depend on the machine, so the tests do not compare this cell's output.
+# below); each time is one forward plus one backward pass, since the backward cannot run without its forward.
+# Timings depend on the machine, so the tests do not compare this cell's output.
 
 # %% tags=["nbval-ignore-output"]
 times = normviz.backward.time_backward((64, 128))
@@ -364,8 +369,9 @@ for name, microseconds in times.items():
 # On the machine that executed this notebook the fused kernel was about three times faster than autograd and
 # nearly four times faster than the closed form (the printout; yours will differ in the details). The closed
 # form, written as above, is slower than autograd here, not faster. (`benchmarks/bench_backward.py` measures more
-# sizes, and a closed form trimmed to as few operations as we found, which takes 11 to 26% less time than
-# autograd.) A library's normalization layer is fast because it
+# sizes, and a closed form trimmed to as few operations as we found: for batch norm it took about a fifth less
+# time than autograd, and was still well over twice as slow as the fused kernel at a batch of 64 with 128
+# features; see `benchmarks/RESULTS.md`.) A library's normalization layer is fast because it
 # does the whole computation in one pass over memory in compiled code, not because of the formula. The closed
 # form's value is what it says: the gradient reaching $x$ is the upstream gradient with its mean and its
 # component along $\hat x$ removed.
@@ -589,19 +595,28 @@ for norm in ("none", "batch"):
 #
 # The paper found it could remove dropout from BN-Inception, and suggested that BN regularizes: in training, an
 # example is normalized with statistics of whichever other examples share its batch, which adds noise to its
-# features. That noise is real and measurable: one digit, put into 100 random batches of each size, gives these
-# spreads of its normalized features (live, a fixed random linear layer then BN):
+# features. That noise is real and measurable: put each of 50 digits into 100 random batches of each size, and
+# measure how much its normalized features vary from batch to batch (live, a fixed random linear layer then BN;
+# the spread averaged over the 50 digits):
 
 # %%
-noise = batchnorm_demos.batch_noise(batch_sizes=(2, 8, 32, 128), draws=100)
-for b, s in zip(noise["batch_sizes"], noise["noise_std"], strict=True):
-    print(f"batch size {b:>3}: std of the same example's normalized features across batches {s:.3f}")
+noise = batchnorm_demos.batch_noise(batch_sizes=(2, 8, 32, 128), draws=100, samples=50)
+for i, (b, s) in enumerate(zip(noise["batch_sizes"], noise["noise_std"], strict=True)):
+    shrink = "" if i == 0 else f"   ({noise['noise_std'][i - 1] / s:.1f}x less than at batch {noise['batch_sizes'][i - 1]})"
+    print(f"batch size {b:>3}: std of the same example's normalized features across batches {s:.2f}{shrink}")
 print(f"eval mode (running statistics): {noise['eval_noise_std']:.3f}")
+first = batchnorm_demos.batch_noise(batch_sizes=(2, 8, 32, 128), draws=100, samples=1)  # the first digit alone
+print("the first training digit alone:", ", ".join(f"{s:.2f}" for s in first["noise_std"]))
 
 # %% [markdown]
-# The noise shrinks as batches grow, and is absent in eval mode. Whether it *helps generalization* is another
-# claim. Our cached runs can only qualify it: at batch 32, the ReLU MLP's training error (during its last epoch)
-# and validation error, with and without BN, averaged over 3 seeds:
+# The noise roughly halves each time the batch grows fourfold: a batch's mean and variance are estimates whose
+# error falls like $1/\sqrt{B}$. It is absent in eval mode. Averaging over many digits matters (last line): the
+# first digit lies far from the data's mean, so it is pushed to a large normalized value in almost every batch,
+# and its spread hardly changes between batch 2 and batch 8. One example can make a general rule look false.
+#
+# Whether the noise *helps generalization* is another claim. Our cached runs can only qualify it: at batch 32,
+# the ReLU MLP's training error (during its last epoch) and validation error, with and without BN, averaged over
+# 3 seeds:
 
 # %%
 gaps, per_seed = {}, {}
@@ -654,16 +669,17 @@ normviz.explorers.make_running_stats_explorer()
 #
 # Batch statistics from 2 or 4 samples are noisy, and they differ from the running averages used at test time.
 # The batch-size sweep (ReLU MLP, learning rate scaled with $\sqrt{\text{batch}/32}$, 3 seeds) with batch, group
-# and layer norm, the Group Normalization paper's Figure 1 in miniature:
+# and layer norm, the Group Normalization paper's Figure 1 in miniature, and the same network without
+# normalization as a reference:
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(14, 4.5))
-experiments.plot_batch_size_sweep(axes[0])
+experiments.plot_batch_size_sweep(axes[0], norms=("none", "batch", "group", "layer"))
 gap_lines = experiments.plot_train_eval_gap(axes[1])  # Line2D per error rate, batch sizes in increasing order
 fig.tight_layout()
 table = curves.sweep_table("batch_size", "batch_size")
 print("batch size:        " + "  ".join(f"{b:>6}" for b in table["batch"]["x"]))
-for norm in ("batch", "group", "layer"):
+for norm in ("none", "batch", "group", "layer"):
     print(f"{norm:>5} val. error:  " + "  ".join(f"{100 * e:5.1f}%" for e in table[norm]["mean"]))
 labels = {"train": "training batches, train mode", "val_train_mode": "validation, train mode",
           "val_eval_mode": "validation, eval mode"}
@@ -672,7 +688,11 @@ print(f"batch norm at batch size {table['batch']['x'][0]}: "
 
 # %% [markdown]
 # Batch norm collapses at batch size 2 (and is somewhat worse at 4), while group and layer norm, whose statistics
-# are computed per sample, stay flat down to batch 2. The right panel separates two things. At batch 2 the network
+# are computed per sample, stay flat down to batch 2. Read the first row too: the network *without*
+# normalization fails at batch 2 as well, worse than batch norm, and trails it at batch 4. Two samples per step,
+# with momentum 0.9 and an untuned learning rate, make this setup unstable on its own (notebook 06 follows its
+# error epoch by epoch). So the fair summary is not "batch norm breaks at batch 2" but "per-sample normalization
+# keeps even this unstable setup trainable, and batch norm does not". The right panel separates two things. At batch 2 the network
 # gets most of its own **training batches** wrong in train mode (last line, first number): it could not learn well
 # from what batch norm passed on. Evaluating with the running averages instead (last number) helps, but cannot
 # repair weights learned from such a signal. The smallest case shows why the signal is so poor: with two samples,

@@ -317,11 +317,13 @@ print(f"spread at step 8 / spread at step 1: {spread[-1] / spread[0]:.1f}")
 # %% [markdown]
 # The spread of $a_t$ roughly doubles between the first and the last step (printed ratio), and each unit's
 # scale changes from step to step in its own way. $h_{t-1}$ starts at zero and fills up, and the recurrent
-# weights are shared by all steps, so nothing keeps the distribution in place. A batch norm with **one** set of
-# statistics for all steps would normalize every step with the wrong numbers; recurrent batch norm therefore
-# keeps separate statistics per step (Cooijmans et al., 2017), which is what `NormRNN("batch")` does; a step never
-# seen in training (a longer sequence at test time) then has no statistics of its own, and Cooijmans et al. reuse
-# the last step's. Layer norm needs none of this: each sample's $a_t$ is normalized with its own statistics, at every step, in training and at test time.
+# weights are shared by all steps, so nothing keeps the distribution in place. One batch norm layer shared by
+# all steps would still normalize each step with that step's batch statistics in training, but its running
+# averages would mix all the steps, so at test time it would normalize every step with the wrong numbers.
+# Recurrent batch norm therefore keeps separate running statistics per step (Cooijmans et al., 2017), which is
+# what `NormRNN("batch")` does; a step never seen in training (a longer sequence at test time) then has no
+# statistics of its own, and Cooijmans et al. reuse the last step's. Layer norm needs none of this: each sample's
+# $a_t$ is normalized with its own statistics, at every step, in training and at test time.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Layer norm vs batch norm at small batch sizes

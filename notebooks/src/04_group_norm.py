@@ -134,15 +134,18 @@ explorer
 
 # %%
 edited = x.clone()
-edited[0] = 5.0 * edited[0] - 2.0  # image 0: five times the contrast, darker
+contrast = torch.tensor([0.5, 2.0, 5.0, 1.0, 3.0, 0.2]).view(6, 1, 1)  # one factor per channel
+brightness = torch.tensor([-4.0, 1.0, -2.0, 3.0, 0.0, -1.0]).view(6, 1, 1)  # one offset per channel
+edited[0] = contrast * edited[0] + brightness  # image 0 only: each channel its own contrast and brightness
 in_change = (F.instance_norm(edited) - F.instance_norm(x)).abs().max()
 bn_change = (F.batch_norm(edited, None, None, training=True) - F.batch_norm(x, None, None, training=True))
 print(f"instance norm output, largest change: {in_change:.1e}")
 print(f"batch norm output, largest change on the untouched image 1: {bn_change[1].abs().max():.2f}")
 
 # %% [markdown]
-# The $10^{-5}$ left in instance norm's output is $\epsilon$'s doing, as in notebook 03: the variance grew 25-fold
-# and $\epsilon$ did not, so $\sqrt{\sigma^2 + \epsilon}$ did not scale exactly with the image. Batch norm's change
+# What is left in instance norm's output is $\epsilon$'s doing, as in notebook 03: each channel's variance changed
+# by the square of its own factor (25-fold for channel 2) and $\epsilon$ did not, so $\sqrt{\sigma^2 + \epsilon}$
+# did not scale exactly with the channel. Batch norm's change
 # on an image nobody touched is of the size of the normalized values themselves.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -304,7 +307,9 @@ except ValueError as error:
     print("BatchNorm2d on a 1x1 feature map of 1 image ->", error)
 
 # %% [markdown]
-# In the batch-size experiment above, batch size 2 is where batch norm failed and group norm did not:
+# In the batch-size experiment above, batch size 2 is where batch norm failed and group norm did not. The
+# unnormalized network (`none`) fails there too, even worse: two samples per step make this setup unstable on its
+# own, and notebook 06 follows its error epoch by epoch.
 
 # %%
 at_2 = {m: 100 * ours[m]["mean"][list(ours[m]["x"]).index(2)] for m in ("batch", "group", "layer", "none")}

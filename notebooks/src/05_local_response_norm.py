@@ -19,7 +19,8 @@
 # ## The definition (Krizhevsky, Sutskever & Hinton, 2012, section 3.3)
 #
 # Write $a^i_{x,y}$ for the activation of channel (kernel) $i$ at position $(x, y)$, after the ReLU, and $N$ for
-# the number of channels. AlexNet replaces it by
+# the number of channels (the paper's letter: everywhere else in this series, and in the cube below, `N` is the
+# batch and `C` the channels). AlexNet replaces it by
 #
 # $$
 # b^i_{x,y} \;=\; \frac{a^i_{x,y}}{\Big(k + \alpha \displaystyle\sum_{j=\max(0,\, i-n/2)}^{\min(N-1,\, i+n/2)}
@@ -132,11 +133,16 @@ paper = paper_lrn(x)
 print(f"alexnet_lrn() vs the paper:         max relative difference below 1e-6: {((alexnet(x) - paper) / paper.clamp_min(1e-6)).abs().max() < 1e-6}")
 default = torch.nn.LocalResponseNorm(5)(x)
 print(f"LocalResponseNorm(5) vs the paper:  outputs larger by a factor of {(default[x > 0] / paper[x > 0]).min():.2f} to {(default[x > 0] / paper[x > 0]).max():.2f}")
+print(f"possible factors, from a silent window to a very active one: 2**0.75 = {2 ** 0.75:.2f} to 5**0.75 = {5 ** 0.75:.2f}")
 
 # %% [markdown]
 # The literal formula and `alexnet_lrn()` agree to float32 rounding. A model ported with the default
-# `LocalResponseNorm(5)` would silently pass 1.68 to 2.34 times larger activations to its next layer, and a
-# factor that varies from pixel to pixel cannot be undone by rescaling the next layer's weights.
+# `LocalResponseNorm(5)` would silently pass larger activations to its next layer: 1.68 to 2.34 times larger on
+# this input. In general the factor is $\big((2 + \alpha S)/(1 + \alpha S / n)\big)^{\beta}$, with $S$ the
+# window's sum of squares, $\alpha = 10^{-4}$ in both layers, $n = 5$ and $\beta = 0.75$ (the paper's $k = 2$
+# against the default's 1, and the default's $\alpha/n$ against the paper's $\alpha$), so it grows from $2^{0.75}$ where the window is silent towards $5^{0.75}$ where it is very
+# active (last line; the digit map below reaches 3.17). A factor that varies from pixel to pixel cannot be undone
+# by rescaling the next layer's weights.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## On a real activation map
@@ -152,6 +158,8 @@ active = activations > 0
 gain = after[active] / activations[active]
 print("activation map:", tuple(activations.shape), f"; largest activation {activations.max():.0f}")
 print(f"with AlexNet's constants, output / input ranges from {gain.min():.3f} to {gain.max():.3f}")
+ported = torch.nn.LocalResponseNorm(5)(activations)[active] / after[active]
+print(f"LocalResponseNorm(5) instead: outputs {ported.min():.2f} to {ported.max():.2f} times larger than AlexNet's")
 
 # %% [markdown]
 # At these magnitudes LRN is far from a constant factor: some activations keep 59% of their value, others 6%,
@@ -188,7 +196,8 @@ print(f"layer norm of the same two maps: outputs differ by at most {layer_norm_c
 #   a larger `size`.
 # * Lower `alpha` to 1e-6: the dip almost disappears (the neighbours keep about 90%), and LRN tends to the
 #   constant factor $k^{-\beta}$.
-# * Set `beta` to 0: every bar is exactly 1 and the strong channel passes unchanged; nothing is normalized.
+# * Set `beta` to 0: every other bar is exactly 1, and the strong channel's own bar (clipped, labelled ×20) shows
+#   it passes 20 times stronger, unchanged; nothing is normalized.
 
 # %% tags=["nbval-ignore-output"] slideshow={"slide_type": "subslide"}
 explorer = lrn.make_lateral_inhibition_explorer(digit_index=0)
@@ -304,8 +313,8 @@ for norm in cnn_norms:
 # One seed per point, so read only large differences. The one that stands out: below batch size 32 the network
 # *without* normalization falls apart (15% error at batch 16, over 60% at 2 and 4), while the network with LRN
 # still trains (10% at batch 2, under 4% from 4 to 16). LRN uses no batch statistics, so this is not about the
-# batch: with small, noisy batches and momentum 0.9 the unnormalized network is unstable, as the MLP was in
-# notebook 06. It is no argument for LRN either: batch, group and layer norm do as well or better at every batch
+# batch: with small, noisy batches and momentum 0.9 the unnormalized network is unstable, as this same CNN already
+# was in notebook 04's explorer and the MLP in notebook 03 (notebook 06 looks at why). It is no argument for LRN either: batch, group and layer norm do as well or better at every batch
 # size (the last three rows).
 #
 # ### Is LRN here anything more than a constant factor?

@@ -2,7 +2,8 @@
 # # 06 · Choosing a normalization: all methods side by side
 #
 # Notebooks 02 to 05 took the normalization layers one at a time. This one puts them next to each other and
-# ends the series with a guide for choosing. After it you can
+# closes the comparison with a guide for choosing; notebook 07 then goes beyond the classic layers, to what
+# modern practice adds. After it you can
 #
 # 1. point, on one picture, at the elements that share statistics under each of seven methods;
 # 2. say for each one whether it depends on the batch, whether it behaves differently in `eval()` mode, what it
@@ -53,7 +54,8 @@ make_cube_explorer("batch", shape=(4, 6, 9), index=(1, 2, 4))
 # disagree with them; like the pictures, they describe a `(4, 6, 3, 3)` input and a local-response window of 3.
 # The cost column is measured now, on this machine, on a larger input: one forward and backward pass of
 # PyTorch's own implementation (with the module's default learned parameters) on a `(16, 32, 16, 16)` input,
-# on one CPU thread, relative to layer norm. Your numbers will differ; the ordering is what to read.
+# with AlexNet's window of 5 for local response norm and 8 groups for group norm, on one CPU thread, relative to
+# layer norm. Your numbers will differ; the ordering is what to read.
 
 # %% tags=["nbval-ignore-output"] slideshow={"slide_type": "subslide"}
 from IPython.display import Markdown
@@ -238,6 +240,8 @@ for b, bn_error, gn_error in zip(*paper.values(), strict=True):
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Conclusion of the series
 #
+# (Notebook 07, next, adds the modern variants; its line is the last one below.)
+#
 # * **Feature scaling** (01): min-max, z-score, robust and power transforms put the *inputs* on a common scale;
 #   fit them on the training split only.
 # * **Batch norm** (02): normalizes each channel over the batch and the positions; it trains faster at higher
@@ -249,8 +253,10 @@ for b, bn_error, gn_error in zip(*paper.values(), strict=True):
 #   is its one-channel-per-group case.
 # * **Local response norm** (05): AlexNet's division by the energy of neighbouring channels at the same
 #   position; historical.
-# * **Beyond** (07): RMS norm, weight normalization, batch renormalization, synchronized batch norm, folding
+# * **Beyond** (07, next): RMS norm, weight normalization, batch renormalization, synchronized batch norm, folding
 #   batch norm into a convolution.
+#
+# Next: **07_beyond**.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## References of the series
