@@ -69,9 +69,9 @@ def _box_cox_no_branch(x, lmbda):
 @pytest.mark.parametrize(
     ("name", "fn", "phrase"),
     [
-        ("minmax_scale", _minmax_no_guard, "NaN for the constant feature"),
-        ("zscore_scale", _zscore_no_guard, "NaN for the constant feature"),
-        ("robust_scale", _robust_no_guard, "NaN for the constant feature"),
+        ("minmax_scale", _minmax_no_guard, "its range is 0, so you divided 0 by 0. Where the range is 0"),
+        ("zscore_scale", _zscore_no_guard, "its spread is 0, so you divided 0 by 0. Where the standard deviation is 0"),
+        ("robust_scale", _robust_no_guard, "its IQR is 0, so you divided 0 by 0. Where the interquartile range is 0"),
         ("box_cox", _box_cox_no_branch, "if lmbda == 0"),
     ],
 )

@@ -92,7 +92,7 @@ def _has_nan_where_reference_has_none(got, expected, case) -> bool:
 # Typical wrong answers
 # ----------------------------------------------------------------------------------------------------------
 _NAN_CONSTANT = (
-    "your output has NaN for the constant feature: its range is 0, so you divided 0 by 0. Where the "
+    "your output has NaN for the constant feature: its {short} is 0, so you divided 0 by 0. Where the "
     "{what} is 0, divide by 1 instead (scikit-learn does the same), e.g. `{var}[{var} == 0] = 1.0`"
 )
 
@@ -126,7 +126,7 @@ register(
                 implementation=lambda X: X / (X.max(axis=0) - X.min(axis=0)),
             ),
             WrongAnswer(
-                _NAN_CONSTANT.format(what="range", var="data_range"),
+                _NAN_CONSTANT.format(short="range", what="range", var="data_range"),
                 predicate=_has_nan_where_reference_has_none,
             ),
         ],
@@ -173,7 +173,7 @@ register(
                 implementation=lambda X: X - X.mean(axis=0),
             ),
             WrongAnswer(
-                _NAN_CONSTANT.format(what="standard deviation", var="std").replace("range is", "spread is"),
+                _NAN_CONSTANT.format(short="spread", what="standard deviation", var="std"),
                 predicate=_has_nan_where_reference_has_none,
             ),
         ],
@@ -219,7 +219,7 @@ register(
                 implementation=lambda X: (X - np.median(X, axis=0)) / np.percentile(X, 75, axis=0),
             ),
             WrongAnswer(
-                _NAN_CONSTANT.format(what="interquartile range", var="iqr").replace("range is", "IQR is"),
+                _NAN_CONSTANT.format(short="IQR", what="interquartile range", var="iqr"),
                 predicate=_has_nan_where_reference_has_none,
             ),
         ],

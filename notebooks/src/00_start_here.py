@@ -21,9 +21,10 @@
 #   `nn.BatchNorm2d` but are not sure exactly what it averages over, or why it misbehaves in `eval()` mode.
 # * **Lecturers**: every notebook is also a slide deck (`make slides`, or the RISE button in JupyterLab), and
 #   every figure is legible on a projector.
-# * **Anyone on Binder, Colab or Kaggle**: the first cell of each notebook installs what it needs there, and
-#   everything runs offline on a laptop CPU in seconds — the datasets ship with scikit-learn, and the training
-#   runs behind the sliders are cached in the package.
+# * **Anyone on Binder, Colab or Kaggle**: on Colab and Kaggle the first cell of each notebook installs normviz;
+#   on Binder the environment is built from `environment.yml` before the notebook opens. Everything runs
+#   offline on a laptop CPU in seconds — the datasets ship with scikit-learn, and the training runs behind the
+#   sliders are cached in the package.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The notebooks
@@ -62,10 +63,11 @@
 #
 # * They need a **running kernel**. In a static view (GitHub, an HTML export) you see the figure as it was saved.
 # * With the default `%matplotlib inline` backend each change redraws a picture.
-#   If `ipympl` is installed (`make lab` installs it), put `%matplotlib widget` at the top of a notebook for
-#   faster, zoomable figures.
-# * Each explorer is an object: `ex.controls` holds its sliders and `ex.artists` what it draws — you can set
-#   `ex.controls["batch_size"].value = 4` from code, which is also how the tests drive them.
+#   If `ipympl` is installed (`make lab` installs it), run `%matplotlib widget` in a new cell *after* the
+#   header cell (which sets `%matplotlib inline`), then re-run the explorer cells, for faster, zoomable figures.
+# * Each explorer is an object: `ex.controls` holds its sliders and `ex.artists` what it draws. Below, the
+#   explorer is called `ex`, so `ex.controls["N"].value = 2` sets its batch size from code, which is also how
+#   the tests drive them.
 #
 # Try it: the explorer below shows which elements of an `(N, C, H·W)` tensor share one mean and variance under
 # batch normalization. Move the sliders, and change the method.
@@ -73,12 +75,13 @@
 # %% tags=["nbval-ignore-output"] slideshow={"slide_type": "subslide"}
 from normviz.explorers import make_cube_explorer
 
-make_cube_explorer("batch")
+ex = make_cube_explorer("batch")
+ex
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Check your environment
 #
-# The next cell prints the versions this notebook runs with, and whether interactive widgets can render here.
+# The next cell prints the versions this notebook runs with.
 
 # %% tags=["nbval-ignore-output"]
 from normviz.notebook import environment_report
@@ -106,10 +109,10 @@ print(f"BatchNorm2d runs: every per-channel mean after normalizing is within 1e-
 import ipywidgets
 
 widgets_ok = int(ipywidgets.__version__.split(".")[0]) in (7, 8)
-print("ipywidgets 7 or 8 present, so sliders can render:", widgets_ok)
+print("ipywidgets 7 or 8 installed (the front end also needs its widget extension, below):", widgets_ok)
 
 # %% [markdown]
-# If sliders do not appear in your front end even though the check says they can, the page is missing the widget
+# If sliders do not appear in your front end even though ipywidgets is installed, the page is missing the widget
 # extension: in JupyterLab 4 it ships with `ipywidgets` 8 (restart JupyterLab after installing); Colab and
 # Kaggle have it built in. VS Code needs its Jupyter extension.
 

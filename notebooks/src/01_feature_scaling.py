@@ -147,9 +147,10 @@ ours = normviz.scaling.z_score(X_wine)
 print("normviz == scikit-learn:", np.allclose(ours, preprocessing.scale(X_wine), rtol=1e-7, atol=1e-7))
 
 # %% [markdown]
-# A trap: pandas' `Series.std()` and PyTorch's `torch.std` divide by $n - 1$ by default (`ddof=1`, the
-# "unbiased" estimate). On the six wines above, dividing by that standard deviation gives columns whose
-# standard deviation is not 1 but $\sqrt{(n-1)/n}$. (Batch norm meets the same two conventions in notebook 02.)
+# A trap: pandas' `Series.std()` and PyTorch's `torch.std` divide by $n - 1$ by default (the "unbiased"
+# estimate: `ddof=1` in pandas and NumPy, `correction=1` in PyTorch), while NumPy's `np.std` divides by $n$.
+# On the six wines above, dividing by that standard deviation gives columns whose standard deviation is not 1
+# but $\sqrt{(n-1)/n}$. (Batch norm meets the same two conventions in notebook 02.)
 
 # %%
 X_z_unbiased = (X_small - mean) / X_small.std(axis=0, ddof=1)
@@ -224,7 +225,9 @@ for label, statistic in [
 # the full view on top, and underneath a zoom, with marginal histograms, framed on where the real samples lie
 # *without* injected outliers. That frame stays fixed while you move the outlier sliders (only the skewness
 # moves it), so whatever a scaler does to the real samples happens in front of you. The table under the
-# figure says where the middle 98% of the real samples land.
+# figure says where the middle 98% of the real samples land. The last column, Yeo-Johnson, is a *power
+# transform*, the subject of section 6: it bends each feature towards a normal shape with an exponent
+# $\lambda$ fitted to the data, then z-scores it. For now, watch what it does; section 6 shows how.
 #
 # Try: raise *outlier magnitude* and watch min-max and z-score squeeze the real samples into a corner of their
 # frame while robust scaling and Yeo-Johnson leave them where they were; raise *extra skewness* and see that
@@ -281,7 +284,9 @@ for name in scaling_explorers.SCALER_NAMES:
 #
 # where $\hat\sigma^2_\lambda$ is the biased variance of the transformed values. The first term rewards a
 # narrow transformed distribution; the second is the log of the transformation's Jacobian, which stops
-# $\lambda$ from cheating by shrinking everything. From scratch, on a grid:
+# $\lambda$ from cheating by shrinking everything. For Yeo-Johnson the same argument gives the same formula with
+# its own Jacobian term, $(\lambda - 1)\sum_i \operatorname{sign}(x_i)\log(1 + |x_i|)$. Box-Cox from scratch, on
+# a grid:
 
 # %%
 lambdas = np.linspace(-2, 2, 401)
@@ -336,6 +341,15 @@ try:
 except ValueError as error:
     print("ValueError:", error)
 print("Yeo-Johnson lambdas:", normviz.scaling.fit_power_lambdas(with_zero, "yeo-johnson").round(3))
+concavity = with_zero[:, 1]
+print(f"mean concavity ranges from {concavity.min():.2f} to {concavity.max():.2f}; measured in hundredths "
+      f"(x 100), its Yeo-Johnson lambda is {normviz.scaling.fit_power_lambdas(100 * concavity, 'yeo-johnson')[0]:.3f}")
+
+# %% [markdown]
+# Mean concavity's $\lambda$ of about $-8$ is not a mistake. Yeo-Johnson transforms $x + 1$, and between 1 and
+# 1.43 every power is almost a straight line, so only an extreme $\lambda$ bends it enough. Measured in
+# hundredths, the same feature gets an ordinary $\lambda$. Unlike Box-Cox, Yeo-Johnson depends on the units of
+# its input: question 6 at the end comes back to this.
 
 # %% [markdown]
 # **What it preserves:** the order of the values (the transform is increasing).
@@ -418,8 +432,8 @@ for label, scaler in scalers.items():
 
 # %% [markdown]
 # Min-max scaling leaves $\kappa$ at 690.3, against z-score's 44.8. It differs from z-score in two ways, and
-# both matter. Its columns are all positive, so they are correlated with the intercept's column of ones; and it
-# gives every column the same *range*, not the same standard deviation. The next cell separates the two: min-max
+# both matter. Its columns all have positive means, so they point partly along the intercept's column of ones
+# (they are not orthogonal to it); and it gives every column the same *range*, not the same standard deviation. The next cell separates the two: min-max
 # followed by centring (subtracting each column's mean), and division by the standard deviation without
 # centring. It counts steps to a tighter tolerance, $10^{-5}$ of the initial gap: nearly all of that gap is the
 # intercept alone (the first line), so the looser tolerance above says more about finding the intercept than
@@ -430,25 +444,30 @@ def half_mse(residual):
     return np.mean(residual**2) / 2
 
 
-A_raw = np.column_stack([np.ones(len(others)), others])  # any scaling spans the same columns: same optimum
+A_raw = np.column_stack([np.ones(len(others)), others])
+# min-max, centring and dividing by the std are per-column affine maps: same column span, same optimum
 best = half_mse(A_raw @ np.linalg.lstsq(A_raw, alcohol, rcond=None)[0] - alcohol)
 share = (half_mse(alcohol - alcohol.mean()) - best) / (half_mse(alcohol) - best)  # start: all weights 0
 print(f"gap left once the intercept is the mean alcohol: {share:.2%} of the gap at the start")
 minmax = normviz.scaling.minmax_scale(others)
 variants = {
     "min-max": minmax,
-    "min-max, centred": minmax - minmax.mean(axis=0),  # centred: no longer correlated with the intercept
+    "min-max, centred": minmax - minmax.mean(axis=0),  # centred: orthogonal to the intercept's column
     "std only": others / others.std(axis=0),  # equal standard deviations, but not centred
     "z-score": normviz.scaling.z_score(others),  # both
 }
 for label, features in variants.items():
     steps, kappa, gap = gradient_descent_steps(features, alcohol, tolerance=1e-5)
     result = f"{steps:6d} steps" if steps else f"not converged in 20000 steps ({gap:.2%} of the gap left)"
-    print(f"{label:16s} condition number {kappa:12.1f}   {result}")
+    offset = np.abs(features.mean(axis=0) / features.std(axis=0)).max()  # a column's mean, in its own stds
+    print(f"{label:16s} condition number {kappa:12.1f}   {result}   largest |mean| / std {offset:4.1f}")
 
 # %% [markdown]
-# Centring alone takes min-max from 690.3 to 228.4; equal standard deviations without centring leave 53655.0.
-# Only the two together, which is what z-score does, reach 44.8, and the step counts follow the same order.
+# Centring alone takes min-max from 690.3 to 228.4. Dividing by the standard deviation *without* centring is far
+# worse (53655.0): each column keeps its raw mean measured in its own standard deviations (up to 8.7, last
+# column), while min-max had shrunk that to at most 3.7. A column's offset from 0, in units of its spread, is
+# what couples it to the intercept, so equal spreads alone do not help. Only centring and equal spreads
+# together, which is what z-score does, reach 44.8, and the step counts follow the same order.
 # Robust scaling (on the median) and Yeo-Johnson also centre their output and give the columns similar spreads,
 # and they land close to z-score in the table above.
 
