@@ -1008,7 +1008,7 @@ def _measure_in_fresh_process(shape, repeats, passes, threads, seed) -> list[dic
     # glibc: never serve a tensor-sized block by mmap, and never give the top of the heap back to the system,
     # so that each call reuses the memory the previous one freed instead of faulting in fresh pages
     env.update(MALLOC_MMAP_THRESHOLD_=str(32 << 20), MALLOC_TRIM_THRESHOLD_=str(256 << 20))
-    env["PYTHONPATH"] = package_parent + (":" + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent, env.get("PYTHONPATH")]))
     done = subprocess.run([sys.executable, "-c", code, args], capture_output=True, text=True, env=env, timeout=600)
     if done.returncode != 0:
         raise RuntimeError(f"the timing process failed:\n{done.stderr[-2000:]}")

@@ -98,10 +98,10 @@ if any(fwd > both for fwd, both in rows.values()):
 # What this measures is mostly the *implementation*. PyTorch's CPU layer norm is one fused kernel, while its
 # `F.rms_norm` on the CPU is assembled from several operations, so there layer norm wins although it does more
 # arithmetic. `normviz`'s two functions are both plain tensor operations, one kernel per step, and there
-# RMSNorm's forward pass is clearly cheaper than layer norm's (on the machine that executed this notebook, about
-# 0.6 of its time; the benchmark `benchmarks/bench_beyond.py` measured 0.4 to 0.5 at three larger transformer
-# sizes), while with the backward pass added the saving shrinks or vanishes (1% to 13% in the benchmark). That
-# is the paper's mechanism: Zhang & Sennrich measured
+# RMSNorm's forward pass is clearly cheaper than layer norm's (about 0.6 of its time on the machine that executed
+# this notebook, and 0.56 to 0.60 at three larger transformer sizes in `benchmarks/bench_beyond.py`), while with
+# the backward pass added the saving shrinks to about a tenth (9% to 12% in the benchmark). That is the paper's
+# mechanism: Zhang & Sennrich measured
 # their 7% to 64% on GPUs, with layers built from separate operations like these, where every dropped operation
 # is one pass less over the activations. In one fused kernel, both layers
 # read the input once and write the output once, and what RMSNorm saves shrinks to a little arithmetic and a
