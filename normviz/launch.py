@@ -49,7 +49,7 @@ def detect_platform(environ: Mapping[str, str] | None = None, modules=None) -> s
 
 def install_command(python: str = sys.executable) -> list[str]:
     """The pip command the launch cell runs on a hosted platform."""
-    return [python, "-m", "pip", "install", "--quiet", f"normviz[interactive] @ git+{REPO_URL}"]
+    return [python, "-m", "pip", "install", "--quiet", f"normviz @ git+{REPO_URL}"]
 
 
 LAUNCH_CELL = f'''\
@@ -64,7 +64,7 @@ ON_COLAB = "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
 ON_KAGGLE = "KAGGLE_KERNEL_RUN_TYPE" in os.environ or "KAGGLE_URL_BASE" in os.environ
 if ON_COLAB or ON_KAGGLE:
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
-                    f"normviz[interactive] @ git+{{NORMVIZ_REPO}}"], check=True)
+                    f"normviz @ git+{{NORMVIZ_REPO}}"], check=True)
 elif Path("../normviz/__init__.py").exists() and str(Path("..").resolve()) not in sys.path:
     try:
         import normviz  # noqa: F401  (installed: nothing to do)

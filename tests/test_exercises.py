@@ -89,6 +89,32 @@ def test_every_predicate_wrong_answer_is_exercised():
         assert len(predicates) == 1, name
 
 
+def test_a_branch_without_return_is_wrong_not_unattempted():
+    def box_cox(x, lmbda):
+        if lmbda == 0:
+            result = np.log(x)  # noqa: F841 (the bug: no return in this branch)
+        else:
+            return (x**lmbda - 1) / lmbda
+
+    result = ex.check("box_cox", box_cox)
+    assert result.status == "wrong"
+    assert "returned None on lmbda = 0, after returning a result on the inputs before it" in result.message
+    assert "does every branch of it end with `return`?" in result.message
+
+
+def test_float32_result_gets_a_dtype_hint_and_float64_does_not():
+    import torch
+
+    def zscore(X, make=torch.Tensor):
+        t = make(X)
+        return (t - t.mean(0)) / t.std(0, correction=0).clamp_min(1e-300)
+
+    single = ex.check("zscore_scale", zscore)
+    assert single.status == "wrong" and "Your result is float32 while the inputs are float64" in single.message
+    wrong64 = ex.check("zscore_scale", lambda X: 2 * X)
+    assert "float32" not in wrong64.message
+
+
 def test_unexplained_mistake_says_where_values_differ():
     result = ex.check("zscore_scale", lambda X: 2 * X)
     assert result.status == "wrong" and result.diagnosis is None

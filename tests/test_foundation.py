@@ -203,7 +203,7 @@ def test_torch_is_installed_as_a_cpu_build(monkeypatch, system, local_wheel, ind
     import install_torch
 
     monkeypatch.setattr(install_torch.platform, "system", lambda: system)
-    monkeypatch.setattr(install_torch, "local_cpu_wheel", lambda: local_wheel)
+    monkeypatch.setattr(install_torch, "local_cpu_wheel", lambda spec: local_wheel)
     monkeypatch.setenv("TORCH_INDEX", index)
     cmd = install_torch.install_command("torch==2.13.0")
     assert "torch==2.13.0" in cmd
@@ -211,6 +211,29 @@ def test_torch_is_installed_as_a_cpu_build(monkeypatch, system, local_wheel, ind
         assert "--index-url" not in cmd
     else:
         assert cmd[cmd.index("--index-url") + 1] == expected_index
+
+
+@pytest.mark.parametrize(
+    ("spec", "files", "found"),
+    [
+        ("torch==2.13.0", ["torch-2.13.0+cpu-{tag}-{tag}-manylinux_2_28_x86_64.whl"], True),
+        ("torch==2.5.1", ["torch-2.13.0+cpu-{tag}-{tag}-manylinux_2_28_x86_64.whl"], False),  # another version
+        ("torch==2.13.0", ["torch-2.13.0+cpu-cp39-cp39-manylinux_2_28_x86_64.whl"], False),  # another Python
+        ("torch>=2.2", ["torch-2.13.0+cpu-{tag}-{tag}-manylinux_2_28_x86_64.whl"], False),  # not a pin
+    ],
+)
+def test_a_local_cpu_wheel_is_used_only_for_the_pinned_version(monkeypatch, tmp_path, spec, files, found):
+    import install_torch
+
+    tag = f"cp{sys.version_info.major}{sys.version_info.minor}"
+    for name in files:
+        (tmp_path / name.format(tag=tag)).write_bytes(b"")
+    monkeypatch.setattr(install_torch, "_find_links", lambda: [str(tmp_path)])
+    wheel = install_torch.local_cpu_wheel(spec)
+    assert (wheel is not None) == found
+    monkeypatch.setattr(install_torch.platform, "system", lambda: "Linux")
+    monkeypatch.setenv("TORCH_INDEX", "")
+    assert ("--index-url" in install_torch.install_command(spec)) == (not found)
 
 
 def test_slides_show_each_explorer_as_its_png():

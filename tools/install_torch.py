@@ -4,8 +4,10 @@
 
 * torch already importable in this interpreter: nothing to do.
 * ``TORCH_INDEX`` set: install from that index (e.g. a CPU wheel index).
-* a CPU wheel of torch is offered locally (a ``torch-*+cpu*.whl`` in one of pip's find-links folders, as on
-  machines that ship one): plain ``pip install``, which takes it.
+* a CPU wheel of exactly the pinned version, for this Python, is offered locally (a
+  ``torch-<version>+cpu-cp<XY>-*.whl`` in one of pip's find-links folders, as on machines that ship one): plain
+  ``pip install``, which takes it. Any other local wheel is ignored: pip could otherwise prefer PyPI's newer
+  (Linux: CUDA) build.
 * Linux otherwise: PyPI's Linux wheel is the CUDA build (several GB), so install from PyTorch's CPU index.
 * macOS and Windows: PyPI's wheel is already the CPU build.
 """
@@ -33,10 +35,14 @@ def _find_links() -> list[str]:
     return [f.removeprefix("file://") for f in folders]
 
 
-def local_cpu_wheel() -> str | None:
-    """A locally offered CPU wheel of torch, if pip is configured with one."""
+def local_cpu_wheel(spec: str) -> str | None:
+    """A locally offered CPU wheel of the version ``spec`` pins (``torch==X.Y.Z``) for this Python, if any."""
+    pinned = re.fullmatch(r"\s*torch\s*==\s*([0-9][0-9A-Za-z.]*)\s*", spec)
+    if pinned is None:  # a range: pip would pick the newest version anywhere, not the local wheel
+        return None
+    tag = f"cp{sys.version_info.major}{sys.version_info.minor}"
     for folder in _find_links():
-        wheels = glob.glob(os.path.join(folder, "torch-*+cpu*.whl"))
+        wheels = glob.glob(os.path.join(folder, f"torch-{pinned.group(1)}+cpu-{tag}-*.whl"))
         if wheels:
             return sorted(wheels)[-1]
     return None
@@ -47,7 +53,7 @@ def install_command(spec: str) -> list[str]:
     index = os.environ.get("TORCH_INDEX", "").strip()
     if index:
         return [*cmd, "--index-url", index]
-    if platform.system() == "Linux" and local_cpu_wheel() is None:
+    if platform.system() == "Linux" and local_cpu_wheel(spec) is None:
         return [*cmd, "--index-url", CPU_INDEX]
     return cmd
 
@@ -58,7 +64,14 @@ def main(argv) -> int:
         return 0
     cmd = install_command(spec)
     print(" ".join(cmd), flush=True)
-    return subprocess.run(cmd, check=False).returncode
+    code = subprocess.run(cmd, check=False).returncode
+    if code == 0:
+        cuda = subprocess.run([sys.executable, "-c", "import torch; print(torch.version.cuda)"],
+                              capture_output=True, text=True, check=False).stdout.strip()
+        if cuda not in ("", "None"):
+            print(f"warning: the installed torch is a CUDA {cuda} build, not a CPU build; set TORCH_INDEX to a "
+                  f"CPU wheel index (e.g. {CPU_INDEX}) and reinstall to save several GB", flush=True)
+    return code
 
 
 if __name__ == "__main__":

@@ -490,6 +490,21 @@ def _compare_default(got, expected, rtol: float, atol: float, where: str = "") -
     )
 
 
+def _lost_precision(got, case: Case, exercise: Exercise) -> bool:
+    """True when a half- or single-precision result would pass in single precision, against a float64 reference.
+
+    The usual cause is ``torch.Tensor(x)``, which converts float64 input to float32: the result then differs
+    from the reference in the 6th or 7th significant digit, which the generic message makes look like noise.
+    """
+    got_np = _to_numpy(got)
+    if not isinstance(got_np, np.ndarray) or got_np.dtype not in (np.float16, np.float32):
+        return False
+    expected = _to_numpy(exercise.reference(*_copy(case.args), **_copy(case.kwargs)))
+    if not isinstance(expected, np.ndarray) or expected.dtype != np.float64 or expected.shape != got_np.shape:
+        return False
+    return bool(np.allclose(got_np.astype(float), expected, rtol=1e-3, atol=1e-5, equal_nan=True))
+
+
 def _fmt(x) -> str:
     return f"{float(x):.6g}"
 
@@ -565,6 +580,15 @@ def _run_check_quietly(exercise: Exercise, fn) -> CheckResult:
                 f"Your function {name} raised {_describe_exception(fn, exc)} on {case.label}.",
                 "error",
             )
+        if (got is None or got is Ellipsis) and outputs:
+            # it returned a value on the inputs before this one: a branch that forgets its return
+            what = "None" if got is None else "Ellipsis (...)"
+            return CheckResult(
+                False,
+                f"Your function {name} returned {what} on {case.label}, after returning a result on the inputs "
+                "before it: does every branch of it end with `return`?",
+                "wrong",
+            )
         if got is None or got is Ellipsis:
             what = "None" if got is None else "Ellipsis (...)"
             return CheckResult(
@@ -594,6 +618,9 @@ def _run_check_quietly(exercise: Exercise, fn) -> CheckResult:
             message = f"Not quite. On {case.label}: {diff}."
             if len(failing) > 1:
                 message += f" ({len(failing)} of {len(cases)} inputs fail.)"
+            if _lost_precision(failing[0][1], failing[0][0], exercise):
+                message += (" Your result is float32 while the inputs are float64: compute in float64 (for example "
+                            "torch.tensor(X) or torch.from_numpy(X), not torch.Tensor(X), which converts to float32).")
             if exercise.hint:
                 message += f" Hint: {exercise.hint}"
         return CheckResult(False, message, "wrong", diagnosis)

@@ -66,6 +66,12 @@ def _mean_over_existing(x, size, alpha=1e-4, beta=0.75, k=1.0):
     return x / (k + alpha * window) ** beta
 
 
+def _mirrored_window(x, size, alpha=1e-4, beta=0.75, k=1.0):
+    # for even size, the extra channel after c instead of before it
+    window = _channel_windows(x, size, before=(size - 1) // 2, after=size // 2, divide_by=size)
+    return x / (k + alpha * window) ** beta
+
+
 def _symmetric_window(x, size, alpha=1e-4, beta=0.75, k=1.0):
     window = _channel_windows(x, size, before=size // 2, after=size // 2, divide_by=size)
     return x / (k + alpha * window) ** beta
@@ -102,7 +108,7 @@ def _whole_channel_sum(x, size, alpha=1e-4, beta=0.75, k=1.0):
 
 
 # ----------------------------------------------------------------------------------------------------------
-# Inputs: AlexNet-like magnitudes, an even window, a 3-D input, a window wider than the channels, size 1
+# Inputs: AlexNet-like magnitudes, an even window, a 3-D input, a window wider than the channels
 # ----------------------------------------------------------------------------------------------------------
 def _cases() -> list[Case]:
     g = torch.Generator().manual_seed(0)
@@ -158,6 +164,11 @@ register(
                 "your window has size + 1 channels when size is even; it runs from c - size // 2 to "
                 "c + (size - 1) // 2 inclusive",
                 implementation=_symmetric_window,
+            ),
+            WrongAnswer(
+                "for an even size your window has its extra channel after c; PyTorch puts it before: the "
+                "window runs from c - size // 2 to c + (size - 1) // 2 inclusive",
+                implementation=_mirrored_window,
             ),
             WrongAnswer(
                 "you summed absolute values; the divisor sums SQUARES of the activations",

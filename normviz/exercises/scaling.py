@@ -147,6 +147,11 @@ register(
                 implementation=lambda X: (X - X.mean(axis=0)) / X.std(),
             ),
             WrongAnswer(
+                "you centred each feature, then divided by the standard deviation of all the centred features "
+                "together, not per feature: use X.std(axis=0)",
+                implementation=lambda X: (X - X.mean(axis=0)) / (X - X.mean(axis=0)).std(),
+            ),
+            WrongAnswer(
                 "you used the mean and standard deviation of the whole array, not of each feature: "
                 "use X.mean(axis=0) and X.std(axis=0)",
                 implementation=lambda X: (X - X.mean()) / X.std(),
@@ -183,9 +188,14 @@ register(
 )
 
 
-def _percentile_iqr(X):
-    q1, q3 = np.percentile(X, [25, 75], axis=0)
+def _percentile_iqr(X, percents=(25, 75)):
+    q1, q3 = np.percentile(X, list(percents), axis=0)
     return q3 - q1
+
+
+def _guarded_scale(X, centre, scale):
+    # (X - centre) / scale with a zero scale replaced by 1, as the reference does for a constant feature
+    return (X - centre) / np.where(scale == 0, 1.0, scale)
 
 
 register(
@@ -215,8 +225,17 @@ register(
                 implementation=lambda X: (X - np.median(X)) / np.subtract(*np.percentile(X, [75, 25])),
             ),
             WrongAnswer(
-                "you divided by q3 alone (or by q1); the scale is the interquartile range q3 - q1",
+                "you divided by q3 alone; the scale is the interquartile range q3 - q1",
                 implementation=lambda X: (X - np.median(X, axis=0)) / np.percentile(X, 75, axis=0),
+            ),
+            WrongAnswer(
+                "you divided by q1 alone; the scale is the interquartile range q3 - q1",
+                implementation=lambda X: (X - np.median(X, axis=0)) / np.percentile(X, 25, axis=0),
+            ),
+            WrongAnswer(
+                "np.percentile takes percents from 0 to 100: use [25, 75] (or np.quantile with [0.25, 0.75]); "
+                "[0.25, 0.75] asks for the 0.25th and 0.75th percentiles, just above the minimum",
+                implementation=lambda X: _guarded_scale(X, np.median(X, axis=0), _percentile_iqr(X, (0.25, 0.75))),
             ),
             WrongAnswer(
                 _NAN_CONSTANT.format(short="IQR", what="interquartile range", var="iqr"),

@@ -63,8 +63,9 @@
 #
 # * They need a **running kernel**. In a static view (GitHub, an HTML export) you see the figure as it was saved.
 # * With the default `%matplotlib inline` backend each change redraws a picture.
-#   If `ipympl` is installed (`make lab` installs it), run `%matplotlib widget` in a new cell *after* the
-#   header cell (which sets `%matplotlib inline`), then re-run the explorer cells, for faster, zoomable figures.
+#   If `ipympl` is installed (`make lab` installs it; the launch cell does not, on Colab and Kaggle), run
+#   `%matplotlib widget` in a new cell *after* the header cell (which sets `%matplotlib inline`), then re-run
+#   the explorer cells, for faster, zoomable figures.
 # * Each explorer is an object: `ex.controls` holds its sliders and `ex.artists` what it draws. Below, the
 #   explorer is called `ex`, so `ex.controls["N"].value = 2` sets its batch size from code, which is also how
 #   the tests drive them.
@@ -92,7 +93,7 @@ for name, version in report.items():
 
 # %% [markdown]
 # The check below needs no network and prints the same thing everywhere: it verifies that the packages the series
-# needs import, that PyTorch can run a normalization layer, and whether the widget libraries are present.
+# needs import, that PyTorch can run a normalization layer, and whether ipywidgets 7 or 8 is installed.
 
 # %%
 import importlib.util

@@ -600,7 +600,9 @@ normviz.exercises.check("zscore_scale", my_zscore_scale)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **Exercise 3.** Robust-scale each feature: subtract its median, divide by its interquartile range (use 1
-# where the IQR is 0).
+# where the IQR is 0). Take the quartiles as `np.percentile(X, [25, 75], axis=0)` computes them (linear
+# interpolation between samples, as scikit-learn's `RobustScaler` does); other quartile conventions give other
+# numbers on small samples.
 
 # %%
 def my_robust_scale(X):
