@@ -407,6 +407,8 @@ def batch_noise(batch_sizes=(2, 8, 32, 128), *, draws: int = 100, samples: int =
     x = load_digits_split(flat=True)[0]  # (1347, 64)
     if samples > len(x):
         raise ValueError(f"samples must be at most the {len(x)} training images, got {samples}")
+    if max(sizes) > len(x):
+        raise ValueError(f"batch_sizes must be at most the {len(x)} training images, got {max(sizes)}")
     with _Deterministic(seed):
         linear = nn.Linear(64, 16)
         generator = torch.Generator().manual_seed(seed)

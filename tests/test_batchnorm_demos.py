@@ -48,6 +48,7 @@ def test_batch_noise_falls_like_one_over_sqrt_batch_size():
 @pytest.mark.parametrize(("kwargs", "error", "match"), [
     ({"samples": 0}, ValueError, r"samples must be a positive"),
     ({"samples": 5000}, ValueError, r"samples must be at most the 1347 training images, got 5000"),
+    ({"batch_sizes": (2, 2000)}, ValueError, r"batch_sizes must be at most the 1347 training images, got 2000"),
 ])
 def test_batch_noise_rejects_bad_samples(kwargs, error, match):
     with pytest.raises(error, match=match):
