@@ -65,7 +65,8 @@
 # * With the default `%matplotlib inline` backend each change redraws a picture.
 #   If `ipympl` is installed (`make lab` installs it; the launch cell does not, on Colab and Kaggle), run
 #   `%matplotlib widget` in a new cell *after* the header cell (which sets `%matplotlib inline`), then re-run
-#   the explorer cells, for faster, zoomable figures.
+#   the explorer cells, for faster, zoomable figures. (On Colab, `pip install ipympl` first and run
+#   `from google.colab import output; output.enable_custom_widget_manager()` before `%matplotlib widget`.)
 # * Each explorer is an object: `ex.controls` holds its sliders and `ex.artists` what it draws. Below, the
 #   explorer is called `ex`, so `ex.controls["N"].value = 2` sets its batch size from code, which is also how
 #   the tests drive them.
