@@ -24,7 +24,7 @@ help:
 	@echo "make experiments  regenerate the cached training runs shipped in normviz/results"
 	@echo "make bench      run every benchmark and print one table"
 	@echo "make slides     build a reveal.js deck per notebook into slides/ (works offline once built)"
-	@echo "make html       build static HTML pages (with widget state) into _site/"
+	@echo "make html       build static HTML pages into _site/ (each explorer as its saved figure)"
 	@echo "make widgets7   run the widget tests again with ipywidgets 7.7.1 (what Colab ships)"
 	@echo "make binder     check the Binder environment (environment.yml + postBuild) in a clean venv"
 	@echo "make offline    run the package tests and nbval in a network namespace with only loopback"

@@ -266,3 +266,19 @@ def test_slides_show_each_explorer_as_its_png():
     deck = build_slides.deck_html(nb)
     assert png in deck
     assert '"model_id": "abc123"' not in deck  # no live view left to render into an empty box offline
+    assert "html-manager" not in deck and "embed.js" not in deck  # nor a widget manager from a CDN (fails offline)
+
+
+def test_static_copy_keeps_the_widget_state_while_a_view_needs_it():
+    import build_html
+    import nbformat
+
+    view = {"version_major": 2, "version_minor": 0, "model_id": "abc123"}
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("widgets.IntSlider()")
+    cell.outputs = [nbformat.v4.new_output("display_data", data={build_html.WIDGET_VIEW: view, "text/plain": "s"})]
+    nb.cells.append(cell)
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
+    assert "widgets" in build_html.static_copy(nb).metadata  # a view without a PNG still needs its state
+    cell.outputs[0]["data"]["image/png"] = "iVBORw0KGgo="
+    assert "widgets" not in build_html.static_copy(nb).metadata

@@ -2,8 +2,9 @@
 
 A reader without a kernel sees every picture: each explorer's output carries a PNG of its figure next to the
 widget view (see ``normviz._widgets.Explorer._repr_bundle``); for the static page the PNG is kept and the live
-widget view dropped, because its controls could not do anything without a kernel. Other widgets are rendered
-from the widget state saved in the notebook (``make notebooks`` stores it). MathJax and require.js are fetched
+widget view dropped, because its controls could not do anything without a kernel. Other widgets, if a notebook
+ever has any, are rendered from the widget state saved in the notebook (``make notebooks`` stores it); with no
+widget view left, that state is dropped too. MathJax and require.js are fetched
 once from npm into ``_site/_vendor`` when npm is available, so formulas render offline.
 """
 
@@ -24,14 +25,22 @@ WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
 def static_copy(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Replace explorer outputs (widget view + PNG) with their PNG and a note."""
+    """Replace explorer outputs (widget view + PNG) with their PNG and a note.
+
+    When no widget view is left, the saved widget state goes too: nbconvert would otherwise add a script tag
+    for the widget manager from a CDN (unpkg), a request that fails offline and has nothing left to draw.
+    """
     nb = nbformat.from_dict(json.loads(json.dumps(nb)))
+    views_left = False
     for cell in nb.cells:
         for out in cell.get("outputs", []):
             data = out.get("data", {})
             if WIDGET_VIEW in data and "image/png" in data:
                 del data[WIDGET_VIEW]
                 data["text/plain"] = "(interactive in a running notebook: its controls move this figure)"
+            views_left = views_left or WIDGET_VIEW in data
+    if not views_left:
+        nb.metadata.pop("widgets", None)
     return nb
 
 
