@@ -115,6 +115,22 @@ def test_float32_result_gets_a_dtype_hint_and_float64_does_not():
     assert "float32" not in wrong64.message
 
 
+def test_float32_hint_does_not_hide_a_real_bug():
+    # eps left out moves the 4th digit, far more than single precision: the dtype is not what is wrong
+    def instance_norm_without_eps(x, eps=1e-5):
+        x = x.float()
+        mean, var = x.mean(dim=(2, 3), keepdim=True), x.var(dim=(2, 3), unbiased=False, keepdim=True)
+        return (x - mean) / var.sqrt()
+
+    def instance_norm_in_float32(x, eps=1e-5):
+        x = x.float()
+        mean, var = x.mean(dim=(2, 3), keepdim=True), x.var(dim=(2, 3), unbiased=False, keepdim=True)
+        return (x - mean) / (var + eps).sqrt()
+
+    assert "float32" not in ex.check("instance_norm_forward", instance_norm_without_eps).message
+    assert "Your result is float32" in ex.check("instance_norm_forward", instance_norm_in_float32).message
+
+
 def test_unexplained_mistake_says_where_values_differ():
     result = ex.check("zscore_scale", lambda X: 2 * X)
     assert result.status == "wrong" and result.diagnosis is None

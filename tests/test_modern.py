@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -194,8 +196,22 @@ def test_measure_norm_cost_rows():
     assert all(r["ms"] > 0 and r["backward"] for r in rows)
 
 
-def test_measure_norm_cost_both_passes_in_a_fresh_process():
+def test_measure_norm_cost_both_passes_in_a_fresh_process(monkeypatch):
+    import os
+    import subprocess
+
+    children, real_run = [], subprocess.run
+
+    def recording_run(cmd, *args, **kwargs):
+        children.append(kwargs.get("env"))
+        return real_run(cmd, *args, **kwargs)
+
+    monkeypatch.setattr(subprocess, "run", recording_run)
     rows = M.measure_norm_cost((4, 8), repeats=1, backward=(False, True), fresh_process=True)
+    assert len(children) == 1  # one child process, which timed both passes
+    env = children[0]
+    assert env["MALLOC_MMAP_THRESHOLD_"] == str(32 << 20) and env["MALLOC_TRIM_THRESHOLD_"] == str(256 << 20)
+    assert env["PYTHONPATH"].split(os.pathsep)[0] == str(Path(M.__file__).resolve().parent.parent)
     assert [(r["norm"], r["impl"], r["backward"]) for r in rows] == [
         (norm, impl, backward) for backward in (False, True)
         for norm, impl in (("rms", "normviz"), ("rms", "torch"), ("layer", "normviz"), ("layer", "torch"))

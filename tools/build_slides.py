@@ -68,8 +68,8 @@ def build() -> list[Path]:
     SLIDES.mkdir(exist_ok=True)
     exporter = SlidesExporter()
     exporter.reveal_scroll = True  # long slides scroll instead of being cut off
-    # 16:9, and wide enough for the notebooks' code lines (up to 120 characters) and printed tables, which the
-    # default 960-pixel slide cut off or wrapped; reveal.js scales the slide to the screen either way
+    # 16:9, and wide enough for nearly all the notebooks' code lines (about 120 characters) and printed tables,
+    # which the default 960-pixel slide cut off or wrapped; reveal.js scales the slide to the screen either way
     exporter.reveal_width, exporter.reveal_height = "1280", "720"
     if vendor_libraries():
         exporter.reveal_url_prefix = "_vendor/reveal.js"

@@ -602,7 +602,8 @@ for norm in ("none", "batch"):
 # %%
 noise = batchnorm_demos.batch_noise(batch_sizes=(2, 8, 32, 128), draws=100, samples=50)
 for i, (b, s) in enumerate(zip(noise["batch_sizes"], noise["noise_std"], strict=True)):
-    shrink = "" if i == 0 else f"   ({noise['noise_std'][i - 1] / s:.1f}x less than at batch {noise['batch_sizes'][i - 1]})"
+    previous = noise["noise_std"][i - 1]
+    shrink = "" if i == 0 else f"   ({previous / s:.1f}x less than at batch {noise['batch_sizes'][i - 1]})"
     print(f"batch size {b:>3}: std of the same example's normalized features across batches {s:.2f}{shrink}")
 print(f"eval mode (running statistics): {noise['eval_noise_std']:.3f}")
 first = batchnorm_demos.batch_noise(batch_sizes=(2, 8, 32, 128), draws=100, samples=1)  # the first digit alone

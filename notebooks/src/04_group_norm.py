@@ -144,8 +144,9 @@ print(f"batch norm output, largest change on the untouched image 1: {bn_change[1
 
 # %% [markdown]
 # What is left in instance norm's output is $\epsilon$'s doing, as in notebook 03: each channel's variance changed
-# by the square of its own factor (25-fold for channel 2) and $\epsilon$ did not, so $\sqrt{\sigma^2 + \epsilon}$
-# did not scale exactly with the channel. Batch norm's change
+# by the square of its own factor and $\epsilon$ did not, so $\sqrt{\sigma^2 + \epsilon}$ did not scale exactly
+# with the channel. The largest change is in channel 0, whose variance was quartered: the smaller the variance,
+# the more $\epsilon$ weighs against it. Batch norm's change
 # on an image nobody touched is of the size of the normalized values themselves.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}

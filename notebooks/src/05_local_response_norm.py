@@ -133,7 +133,8 @@ paper = paper_lrn(x)
 print(f"alexnet_lrn() vs the paper:         max relative difference below 1e-6: {((alexnet(x) - paper) / paper.clamp_min(1e-6)).abs().max() < 1e-6}")
 default = torch.nn.LocalResponseNorm(5)(x)
 print(f"LocalResponseNorm(5) vs the paper:  outputs larger by a factor of {(default[x > 0] / paper[x > 0]).min():.2f} to {(default[x > 0] / paper[x > 0]).max():.2f}")
-print(f"possible factors, from a silent window to a very active one: 2**0.75 = {2 ** 0.75:.2f} to 5**0.75 = {5 ** 0.75:.2f}")
+print(f"possible factors, from a silent window to a very active one: "
+      f"2**0.75 = {2 ** 0.75:.2f} to 5**0.75 = {5 ** 0.75:.2f}")
 
 # %% [markdown]
 # The literal formula and `alexnet_lrn()` agree to float32 rounding. A model ported with the default

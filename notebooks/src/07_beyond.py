@@ -73,10 +73,11 @@ for change, x2 in (("x * 5", x * 5), ("x + 3", x + 3)):
 # RMSNorm computes one statistic per token (the mean of squares) where layer norm computes two (the mean, then
 # the variance around it), it subtracts nothing, and it has no bias to add. The cell below times both on one CPU
 # thread, on 256 tokens of width 1,024 (one sequence of 256 tokens, say): forward only, and forward plus
-# backward, each the best of 20 rounds in which the four implementations take turns. It measures in a fresh
-# Python process: in a kernel that has already done a lot of work, the memory allocator can end up fetching
-# fresh memory from the operating system at every call, and those page faults may cost more than the
-# arithmetic we want to compare (the docstring of `measure_norm_cost` explains). Timings depend on the machine,
+# backward, each the best of 20 rounds in which the four implementations take turns. It measures in a new
+# Python process, started with the memory allocator told to keep freed memory for reuse: otherwise the
+# allocator can end up fetching fresh memory from the operating system at every call, in a notebook kernel or
+# in a fresh process alike, and those page faults may cost more than the arithmetic we want to compare (the
+# docstring of `measure_norm_cost` explains). Timings depend on the machine,
 # so this cell's output is not compared by the tests; read the ratios.
 
 # %% tags=["nbval-ignore-output"]
@@ -100,8 +101,8 @@ if any(fwd > both for fwd, both in rows.values()):
 # arithmetic. `normviz`'s two functions are both plain tensor operations, one kernel per step, and there
 # RMSNorm's forward pass is clearly cheaper than layer norm's (about 0.6 of its time on the machine that executed
 # this notebook, and 0.56 to 0.60 at three larger transformer sizes in `benchmarks/bench_beyond.py`), while with
-# the backward pass added the saving shrinks to about a tenth (9% to 12% in the benchmark). That is the paper's
-# mechanism: Zhang & Sennrich measured
+# the backward pass added most of the saving disappears (9% to 12% are left in the benchmark; the printout above
+# moves by a few percent from run to run). That is the paper's mechanism: Zhang & Sennrich measured
 # their 7% to 64% on GPUs, with layers built from separate operations like these, where every dropped operation
 # is one pass less over the activations. In one fused kernel, both layers
 # read the input once and write the output once, and what RMSNorm saves shrinks to a little arithmetic and a
