@@ -490,16 +490,6 @@ def _compare_default(got, expected, rtol: float, atol: float, where: str = "") -
     )
 
 
-def _single_precision(value) -> bool:
-    """True when ``value`` (or an item of a tuple / list / dict of results) is a float16 or float32 array."""
-    if isinstance(value, (list, tuple)):
-        return any(_single_precision(v) for v in value)
-    if isinstance(value, dict):
-        return any(_single_precision(v) for v in value.values())
-    got = _to_numpy(value)
-    return isinstance(got, np.ndarray) and got.dtype in (np.float16, np.float32)
-
-
 def _to_single(value):
     """``value`` with every float64 array or tensor in it converted to float32."""
     if isinstance(value, np.ndarray) and value.dtype == np.float64:
@@ -525,26 +515,26 @@ def _lost_precision(got, case: Case, exercise: Exercise) -> bool:
     The reference is re-run on the inputs converted to float32 and compared at single-precision tolerance, so
     that a real bug (a missing eps, say, which moves the 4th digit) is not blamed on the dtype.
     """
-    if not _single_precision(got):
+    if not any(a.dtype in (np.float16, np.float32) for a in _arrays(got)):
         return False
     try:
         single = exercise.reference(*_to_single(_copy(case.args)), **_to_single(_copy(case.kwargs)))
         # single-precision rounding is relative to the size of the values: a value near 0 computed from values
         # near 1 carries an absolute error of about 1e-7 of them, times the operations' error growth
-        scale = max((float(np.nanmax(np.abs(a))) for a in _arrays(single) if a.size), default=1.0)
+        scale = max((float(np.nanmax(np.abs(a.astype(float)))) for a in _arrays(single) if a.size), default=1.0)
         return _compare_default(got, single, rtol=2e-5, atol=2e-5 * scale) is None
     except Exception:  # a reference that cannot run in float32: no hint rather than a wrong one
         return False
 
 
 def _arrays(value) -> list:
-    """Every numeric array in a result (an array, or a tuple / list / dict of them), as numpy."""
+    """Every numeric array in a result (an array, or a tuple / list / dict of them), as numpy, dtype kept."""
     if isinstance(value, (list, tuple)):
         return [a for v in value for a in _arrays(v)]
     if isinstance(value, dict):
         return [a for v in value.values() for a in _arrays(v)]
     got = _to_numpy(value)
-    return [got.astype(float)] if isinstance(got, np.ndarray) and got.dtype.kind in "fiu" else []
+    return [got] if isinstance(got, np.ndarray) and got.dtype.kind in "fiu" else []
 
 
 def _fmt(x) -> str:
